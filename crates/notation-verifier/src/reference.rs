@@ -1,0 +1,1 @@
+//! Image references normalised as the container runtime does.

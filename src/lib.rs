@@ -1,0 +1,1 @@
+//! Kubewarden policy: verify Notation signatures of every workload at admission.
