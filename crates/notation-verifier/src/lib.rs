@@ -28,6 +28,7 @@ pub mod envelope;
 pub mod identity;
 pub mod reference;
 pub mod revocation;
+pub mod settings;
 pub mod timestamp;
 pub mod trust_policy;
 pub mod trust_store;

@@ -1,0 +1,308 @@
+//! The policy settings contract (`shared/spec/policy-settings.md`, version 1),
+//! shared by the Kubewarden policy and `vns verify` / `vns scan` so that both
+//! read the same file and decide the same way.
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use globset::{GlobBuilder, GlobMatcher};
+use serde::{Deserialize, Serialize};
+
+use crate::trust_policy::{PolicyError, TrustPolicy, TrustPolicyDocument};
+use crate::trust_store::{TrustStoreError, TrustStores, TrustStoresPem};
+use crate::verify::{Limits, Verifier};
+
+/// Notation's CLI default is 100; admission time is tighter.
+pub const DEFAULT_MAX_SIGNATURES: usize = 10;
+/// An upper bound on `maxSignatures`: each attempt can cost a full chain
+/// validation, and the API server waits for us.
+pub const MAX_MAX_SIGNATURES: usize = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Enforcement {
+    /// A failing image rejects the request.
+    #[default]
+    Deny,
+    /// The request is admitted; failures become warnings (verify-warn phase).
+    Warn,
+}
+
+/// A temporary exception as written in the settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExceptionDoc {
+    #[serde(default)]
+    pub image: String,
+    #[serde(default)]
+    pub expires: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_max_signatures() -> usize {
+    DEFAULT_MAX_SIGNATURES
+}
+
+/// The settings document exactly as the contract names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub trust_policy: Option<TrustPolicyDocument>,
+    #[serde(default)]
+    pub trust_stores: TrustStoresPem,
+    #[serde(default = "default_true")]
+    pub modify_images_with_digest: bool,
+    #[serde(default)]
+    pub enforcement: Enforcement,
+    #[serde(default)]
+    pub exceptions: Vec<ExceptionDoc>,
+    #[serde(default = "default_max_signatures")]
+    pub max_signatures: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            trust_policy: None,
+            trust_stores: TrustStoresPem::default(),
+            modify_images_with_digest: true,
+            enforcement: Enforcement::Deny,
+            exceptions: Vec::new(),
+            max_signatures: DEFAULT_MAX_SIGNATURES,
+        }
+    }
+}
+
+/// A settings error; the message names the field at fault.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum SettingsError {
+    #[error("trustPolicy: is required (a Notation trust policy document, version \"1.0\")")]
+    MissingTrustPolicy,
+    #[error("trustPolicy: {0}")]
+    TrustPolicy(#[from] PolicyError),
+    #[error("trustStores: {0}")]
+    TrustStore(#[from] TrustStoreError),
+    #[error("trustPolicy: statement \"{statement}\" refers to trust store \"{reference}\", which is not defined under trustStores.{store_type}")]
+    UndefinedStore { statement: String, reference: String, store_type: &'static str },
+    #[error("exceptions[{index}].{field}: {message}")]
+    Exception { index: usize, field: &'static str, message: String },
+    #[error("maxSignatures: must be between 1 and {max}, got {value}")]
+    MaxSignatures { value: usize, max: usize },
+}
+
+/// A compiled exception.
+#[derive(Debug, Clone)]
+pub struct Exception {
+    pub image: String,
+    pub expires: DateTime<Utc>,
+    pub reason: Option<String>,
+    matcher: GlobMatcher,
+}
+
+/// What an exception says about an image at a given time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExceptionMatch<'a> {
+    /// No exception names the image.
+    None,
+    /// A live exception: admit without verification.
+    Active { exception: &'a str, reason: Option<&'a str>, expires: DateTime<Utc>, days_left: i64 },
+    /// Only expired exceptions name the image: verify, and say the exception ended.
+    Expired { exception: &'a str, expired: DateTime<Utc> },
+}
+
+/// Settings after validation: everything parsed once, ready to evaluate.
+#[derive(Debug, Clone)]
+pub struct ValidatedSettings {
+    pub verifier: Verifier,
+    pub enforcement: Enforcement,
+    pub modify_images_with_digest: bool,
+    pub exceptions: Vec<Exception>,
+    pub limits: Limits,
+}
+
+impl Settings {
+    /// Applies every rule of the contract and compiles the settings.
+    pub fn validate(&self) -> Result<ValidatedSettings, SettingsError> {
+        let doc = self.trust_policy.as_ref().ok_or(SettingsError::MissingTrustPolicy)?;
+        let policy = TrustPolicy::from_document(doc)?;
+        for statement in &policy.statements {
+            for store in &statement.trust_stores {
+                let defined = match store.store_type {
+                    crate::trust_store::StoreType::Ca => self.trust_stores.ca.contains_key(&store.name),
+                    crate::trust_store::StoreType::SigningAuthority => {
+                        self.trust_stores.signing_authority.contains_key(&store.name)
+                    }
+                    crate::trust_store::StoreType::Tsa => self.trust_stores.tsa.contains_key(&store.name),
+                };
+                if !defined {
+                    return Err(SettingsError::UndefinedStore {
+                        statement: statement.name.clone(),
+                        reference: format!("{}:{}", store.store_type.as_str(), store.name),
+                        store_type: store.store_type.as_str(),
+                    });
+                }
+            }
+        }
+        let stores = TrustStores::from_pem(&self.trust_stores)?;
+        if self.max_signatures == 0 || self.max_signatures > MAX_MAX_SIGNATURES {
+            return Err(SettingsError::MaxSignatures { value: self.max_signatures, max: MAX_MAX_SIGNATURES });
+        }
+        let exceptions = self
+            .exceptions
+            .iter()
+            .enumerate()
+            .map(|(index, e)| compile_exception(index, e))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ValidatedSettings {
+            verifier: Verifier::new(policy, stores),
+            enforcement: self.enforcement,
+            modify_images_with_digest: self.modify_images_with_digest,
+            exceptions,
+            limits: Limits { max_signatures: self.max_signatures, ..Limits::default() },
+        })
+    }
+}
+
+impl ValidatedSettings {
+    /// The exception that applies to `normalized_image` at `now`. A live
+    /// exception wins over an expired one for the same image.
+    pub fn exception_for(&self, normalized_image: &str, now: DateTime<Utc>) -> ExceptionMatch<'_> {
+        let mut expired: Option<&Exception> = None;
+        for e in self.exceptions.iter().filter(|e| e.matcher.is_match(normalized_image)) {
+            if e.expires > now {
+                // Whole days remaining: "0 days left" on the last day.
+                let days_left = (e.expires - now).num_days();
+                return ExceptionMatch::Active {
+                    exception: &e.image,
+                    reason: e.reason.as_deref(),
+                    expires: e.expires,
+                    days_left,
+                };
+            }
+            if expired.is_none_or(|prev| e.expires > prev.expires) {
+                expired = Some(e);
+            }
+        }
+        match expired {
+            Some(e) => ExceptionMatch::Expired { exception: &e.image, expired: e.expires },
+            None => ExceptionMatch::None,
+        }
+    }
+}
+
+fn compile_exception(index: usize, doc: &ExceptionDoc) -> Result<Exception, SettingsError> {
+    let fail = |field: &'static str, message: String| SettingsError::Exception { index, field, message };
+    if doc.image.trim().is_empty() {
+        return Err(fail("image", "is required (a glob over the normalised image reference)".into()));
+    }
+    // `*` stays within one path segment, `**` crosses segments, as the contract says.
+    let matcher = GlobBuilder::new(&doc.image)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
+        .map_err(|e| fail("image", format!("invalid glob \"{}\": {e}", doc.image)))?
+        .compile_matcher();
+    let raw = doc
+        .expires
+        .as_deref()
+        .ok_or_else(|| fail("expires", "is required: every exception must end (RFC 3339 date or date-time)".into()))?;
+    let expires = parse_expiry(raw).ok_or_else(|| {
+        fail("expires", format!("\"{raw}\" is not an RFC 3339 date (2027-03-31) or date-time (2027-03-31T12:00:00Z)"))
+    })?;
+    Ok(Exception { image: doc.image.clone(), expires, reason: doc.reason.clone(), matcher })
+}
+
+/// A date means "through the end of that day (UTC)"; a date-time is exact.
+pub fn parse_expiry(raw: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok()?;
+    let next = date.succ_opt()?;
+    Some(next.and_time(NaiveTime::MIN).and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn compiled(exceptions: Vec<ExceptionDoc>) -> Vec<Exception> {
+        exceptions.iter().enumerate().map(|(i, e)| compile_exception(i, e).unwrap()).collect()
+    }
+
+    fn exc(image: &str, expires: &str) -> ExceptionDoc {
+        ExceptionDoc { image: image.into(), expires: Some(expires.into()), reason: Some("CHG-1".into()) }
+    }
+
+    #[test]
+    fn globs_follow_the_contract() {
+        let m = |glob: &str, image: &str| {
+            compile_exception(0, &exc(glob, "2030-01-01")).unwrap().matcher.is_match(image)
+        };
+        assert!(m("myregistry.azurecr.io/legacy/**", "myregistry.azurecr.io/legacy/a/b:1"));
+        assert!(m("myregistry.azurecr.io/legacy/*", "myregistry.azurecr.io/legacy/a:1"));
+        assert!(!m("myregistry.azurecr.io/legacy/*", "myregistry.azurecr.io/legacy/a/b:1"));
+        assert!(m("docker.io/library/nginx:1.2?", "docker.io/library/nginx:1.25"));
+        assert!(!m("docker.io/library/nginx:1.2?", "docker.io/library/nginx:1.250"));
+        assert!(!m("*", "docker.io/library/nginx:latest"));
+    }
+
+    #[test]
+    fn dates_last_through_the_day_and_datetimes_are_exact() {
+        assert_eq!(parse_expiry("2027-03-31"), Some(at("2027-04-01T00:00:00Z")));
+        assert_eq!(parse_expiry("2027-03-31T12:00:00+02:00"), Some(at("2027-03-31T10:00:00Z")));
+        assert_eq!(parse_expiry("31/03/2027"), None);
+        assert_eq!(parse_expiry("2027-02-30"), None);
+    }
+
+    #[test]
+    fn live_exceptions_report_days_left_and_expired_ones_say_so() {
+        let v = ValidatedSettings {
+            verifier: Verifier::new(TrustPolicy { statements: vec![] }, TrustStores::default()),
+            enforcement: Enforcement::Deny,
+            modify_images_with_digest: true,
+            exceptions: compiled(vec![exc("reg.io/old/**", "2026-11-20"), exc("reg.io/live/**", "2026-12-01")]),
+            limits: Limits::default(),
+        };
+        let now = at("2026-11-24T12:00:00Z");
+        match v.exception_for("reg.io/live/app:1", now) {
+            ExceptionMatch::Active { days_left, exception, .. } => {
+                assert_eq!(exception, "reg.io/live/**");
+                assert_eq!(days_left, 7);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(v.exception_for("reg.io/old/app:1", now), ExceptionMatch::Expired { .. }));
+        assert_eq!(v.exception_for("reg.io/other/app:1", now), ExceptionMatch::None);
+    }
+
+    #[test]
+    fn exception_errors_name_the_field() {
+        let e = compile_exception(2, &ExceptionDoc { image: "a/**".into(), expires: None, reason: None }).unwrap_err();
+        assert!(e.to_string().starts_with("exceptions[2].expires:"), "{e}");
+        let e = compile_exception(0, &exc("a/**", "tomorrow")).unwrap_err();
+        assert!(e.to_string().contains("exceptions[0].expires"), "{e}");
+        let e = compile_exception(0, &exc("a/[", "2030-01-01")).unwrap_err();
+        assert!(e.to_string().contains("exceptions[0].image"), "{e}");
+    }
+
+    #[test]
+    fn unknown_fields_and_enforcement_values_are_rejected() {
+        let e = serde_json::from_str::<Settings>(r#"{"enforcment":"warn"}"#).unwrap_err();
+        assert!(e.to_string().contains("enforcment"), "{e}");
+        let e = serde_json::from_str::<Settings>(r#"{"enforcement":"audit"}"#).unwrap_err();
+        assert!(e.to_string().contains("audit"), "{e}");
+        let s: Settings = serde_json::from_str("{}").unwrap();
+        assert!(s.modify_images_with_digest);
+        assert_eq!(s.max_signatures, 10);
+        assert_eq!(s.validate().unwrap_err(), SettingsError::MissingTrustPolicy);
+    }
+}
