@@ -47,6 +47,10 @@ pub enum ReasonCode {
     UnsupportedCriticalAttribute,
     /// The signature bundle is malformed or does not belong to the artifact.
     InvalidBundle,
+    /// The image reference cannot be parsed.
+    InvalidReference,
+    /// The registry could not be reached or refused the request.
+    RegistryError,
 }
 
 impl ReasonCode {
@@ -71,6 +75,8 @@ impl ReasonCode {
             ReasonCode::UnsupportedPlugin => "UNSUPPORTED_PLUGIN",
             ReasonCode::UnsupportedCriticalAttribute => "UNSUPPORTED_CRITICAL_ATTRIBUTE",
             ReasonCode::InvalidBundle => "INVALID_BUNDLE",
+            ReasonCode::InvalidReference => "INVALID_REFERENCE",
+            ReasonCode::RegistryError => "REGISTRY_ERROR",
         }
     }
 
@@ -94,6 +100,8 @@ impl ReasonCode {
             ReasonCode::UnsupportedPlugin => "sign without a verification plugin; plugins cannot run inside the admission policy",
             ReasonCode::UnsupportedCriticalAttribute => "sign without custom critical attributes",
             ReasonCode::InvalidBundle => "re-publish the bundle with `vns attach IMAGE`",
+            ReasonCode::InvalidReference => "fix the image reference (lowercase repository, tag and/or sha256 digest)",
+            ReasonCode::RegistryError => "check that the registry is reachable and that the policy server's pull secret grants access",
         }
     }
 }

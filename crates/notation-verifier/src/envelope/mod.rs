@@ -4,20 +4,35 @@
 //! *integrity* (§c, §d, §e and the chain shape of §f.1): envelope structure,
 //! signature with the leaf key, protected header rules, `cty`, `alg` bound to
 //! the leaf key. It does not look at trust stores, time or the payload target.
+//!
+//! Layout: [`jws`] and [`cose`] turn their syntax into [`Parts`] (structure
+//! and header rules, no cryptography); [`finish`] then does what both share:
+//! chain parsing, algorithm-vs-key, the signature, the payload and the chain
+//! shape. `headers`, `payload` and `signer` hold the shared rules, `cbor` a
+//! strict CBOR reader.
 
+mod cbor;
 pub mod cose;
+mod headers;
 pub mod jws;
+mod payload;
+mod signer;
 
 use chrono::{DateTime, Utc};
 
 use crate::cert::Certificate;
-use crate::crypto::SignatureAlgorithm;
+use crate::crypto::{PssSalt, SignatureAlgorithm};
 use crate::verdict::ReasonCode;
 use crate::verify::Descriptor;
 
 pub const MEDIA_TYPE_JWS: &str = "application/jose+json";
 pub const MEDIA_TYPE_COSE: &str = "application/cose";
 pub const PAYLOAD_CONTENT_TYPE: &str = "application/vnd.cncf.notary.payload.v1+json";
+
+/// Largest envelope parsed at all. The pipeline applies its own (usually
+/// smaller) limit first; this cap keeps direct callers safe too. It equals
+/// notation-go's signature blob limit (§a.1).
+pub const MAX_ENVELOPE_SIZE: usize = 32 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SigningScheme {
@@ -98,8 +113,44 @@ impl EnvelopeError {
     }
 }
 
-/// Parses and integrity-checks an envelope of the given media type.
+/// Parses and integrity-checks an envelope of the given media type
+/// ([`MEDIA_TYPE_JWS`] or [`MEDIA_TYPE_COSE`]).
+///
+/// On success every integrity rule held: structure, protected header rules,
+/// payload content type, `alg` equal to the algorithm of the leaf key, the
+/// signature, a parseable payload and the code-signing chain shape. The
+/// caller still decides authenticity, expiry, timestamps, revocation, the
+/// payload target and what to do with
+/// [`VerifiedEnvelope::verification_plugin`] and
+/// [`VerifiedEnvelope::critical_extended_attributes`].
+///
+/// ```
+/// use notation_verifier::envelope::{parse_and_verify, MEDIA_TYPE_JWS};
+/// use notation_verifier::verdict::ReasonCode;
+///
+/// // Anything that is not a flattened JWS JSON object is a malformed envelope.
+/// let err = parse_and_verify(MEDIA_TYPE_JWS, b"{}").unwrap_err();
+/// assert_eq!(err.reason, ReasonCode::MalformedEnvelope);
+///
+/// // Unknown envelope formats are refused by media type.
+/// let err = parse_and_verify("application/unsupported+json", b"{}").unwrap_err();
+/// assert!(err.message.contains("not supported"));
+///
+/// // A real envelope: the caller gets the scheme, times, chain and payload.
+/// # let path = concat!(env!("CARGO_MANIFEST_DIR"),
+/// #     "/../../../shared/testdata/notation/notation-go/envelopes/ca_valid_sig_env.json");
+/// # let Ok(bytes) = std::fs::read(path) else { return };
+/// if let Ok(env) = parse_and_verify(MEDIA_TYPE_JWS, &bytes) {
+///     println!("{} signed {}", env.scheme.as_str(), env.payload.target.digest);
+/// }
+/// ```
 pub fn parse_and_verify(media_type: &str, bytes: &[u8]) -> Result<VerifiedEnvelope, EnvelopeError> {
+    if bytes.len() > MAX_ENVELOPE_SIZE {
+        return Err(EnvelopeError::malformed(format!(
+            "signature envelope is {} bytes, more than the limit of {MAX_ENVELOPE_SIZE} bytes",
+            bytes.len()
+        )));
+    }
     match media_type {
         MEDIA_TYPE_JWS => jws::parse_and_verify(bytes),
         MEDIA_TYPE_COSE => cose::parse_and_verify(bytes),
@@ -107,4 +158,53 @@ pub fn parse_and_verify(media_type: &str, bytes: &[u8]) -> Result<VerifiedEnvelo
             "signature envelope format with media type \"{other}\" is not supported"
         ))),
     }
+}
+
+/// What an envelope parser hands to [`finish`]: everything decoded and every
+/// header rule checked, nothing cryptographic done yet.
+pub(crate) struct Parts<'a> {
+    pub media_type: &'static str,
+    pub algorithm: SignatureAlgorithm,
+    pub salt: PssSalt,
+    pub headers: headers::NotaryHeaders,
+    /// DER certificates, leaf first (length already bounded).
+    pub chain: Vec<std::borrow::Cow<'a, [u8]>>,
+    /// The exact bytes the signature covers.
+    pub signed_message: Vec<u8>,
+    pub signature: Vec<u8>,
+    pub payload: std::borrow::Cow<'a, [u8]>,
+    pub timestamp_token: Option<Vec<u8>>,
+    pub signing_agent: Option<String>,
+}
+
+/// The integrity steps both formats share, in order: chain parsing, `alg`
+/// bound to the leaf key and the signature, then (only once the signature
+/// holds) the payload and the chain shape.
+pub(crate) fn finish(parts: Parts<'_>) -> Result<VerifiedEnvelope, EnvelopeError> {
+    let chain = signer::parse_chain(parts.chain.iter().map(|c| c.as_ref()))?;
+    signer::verify_signature(
+        &chain,
+        parts.algorithm,
+        &parts.signed_message,
+        &parts.signature,
+        parts.salt,
+    )?;
+    let payload = payload::parse_payload(&parts.payload)?;
+    signer::validate_chain(&chain)?;
+    let headers = parts.headers;
+    Ok(VerifiedEnvelope {
+        media_type: parts.media_type,
+        algorithm: parts.algorithm,
+        scheme: headers.scheme,
+        signing_time: headers.signing_time,
+        expiry: headers.expiry,
+        chain,
+        timestamp_token: parts.timestamp_token,
+        signature: parts.signature,
+        payload,
+        verification_plugin: headers.verification_plugin,
+        verification_plugin_min_version: headers.verification_plugin_min_version,
+        critical_extended_attributes: headers.critical_extended_attributes,
+        signing_agent: parts.signing_agent,
+    })
 }

@@ -1,0 +1,66 @@
+# verify-notation-signatures: build, test and publish the Kubewarden policy.
+SHELL := /bin/bash
+WASM_TARGET := wasm32-wasip1
+POLICY_WASM := target/$(WASM_TARGET)/release/verify_notation_signatures.wasm
+KWCTL := $(shell command -v kwctl 2>/dev/null)
+WASM_OPT := $(shell command -v wasm-opt 2>/dev/null)
+REGISTRY ?= ghcr.io/verify-notation-signatures/policies/verify-notation-signatures
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+
+.PHONY: all build annotate test unit e2e fmt lint publish bench demo setup clean
+
+all: build
+
+setup:
+	bash scripts/setup.sh
+
+# The release module, optimised with wasm-opt when it is installed.
+policy.wasm: $(shell find src crates/notation-verifier/src -name '*.rs') Cargo.toml Cargo.lock
+	cargo build --target=$(WASM_TARGET) --release --locked -p verify-notation-signatures
+ifneq ($(WASM_OPT),)
+	$(WASM_OPT) -O3 --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals $(POLICY_WASM) -o policy.wasm
+else
+	cp $(POLICY_WASM) policy.wasm
+endif
+
+build: policy.wasm
+ifneq ($(KWCTL),)
+	$(MAKE) annotate
+else
+	@echo "kwctl is not installed: policy.wasm is built but not annotated (make annotate needs kwctl)"
+endif
+
+annotated-policy.wasm: policy.wasm policy-metadata/metadata.yml README.md
+	kwctl annotate -m policy-metadata/metadata.yml -u README.md -o annotated-policy.wasm policy.wasm
+
+annotate: annotated-policy.wasm
+
+fmt:
+	cargo fmt --all -- --check
+
+lint:
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+	cargo clippy -p verify-notation-signatures -p notation-verifier --target=$(WASM_TARGET) --locked -- -D warnings
+
+# The whole suite: formatting, lints, unit tests, the verifier vectors, and the
+# built policy in a real waPC host against a real local registry.
+test: fmt lint policy.wasm
+	cargo test --workspace --locked
+
+e2e: policy.wasm
+	cargo test --locked -p verify-notation-signatures --test '*'
+
+bench: policy.wasm
+	cargo bench --locked -p notation-verifier
+
+publish: annotated-policy.wasm
+	kwctl push annotated-policy.wasm registry://$(REGISTRY):v$(VERSION)
+
+# Quick start: build, start a local registry, publish a signed sample image
+# and its bundle, and evaluate admission requests against it.
+demo: setup policy.wasm
+	cargo run --locked -q -p testkit --features host --bin demo -- --policy policy.wasm
+
+clean:
+	cargo clean
+	rm -f policy.wasm annotated-policy.wasm

@@ -1,0 +1,93 @@
+//! The signed payload, `application/vnd.cncf.notary.payload.v1+json` (§b).
+//!
+//! Read only after the signature verified. Unknown members are ignored (as
+//! Go's decoder does); the three descriptor fields are required, because a
+//! payload without them cannot name an artifact.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::{EnvelopeError, Payload};
+use crate::verify::Descriptor;
+
+#[derive(Deserialize)]
+struct PayloadJson {
+    #[serde(rename = "targetArtifact")]
+    target_artifact: TargetArtifact,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TargetArtifact {
+    media_type: String,
+    digest: String,
+    size: u64,
+    #[serde(default)]
+    annotations: Option<BTreeMap<String, String>>,
+}
+
+pub(crate) fn parse_payload(bytes: &[u8]) -> Result<Payload, EnvelopeError> {
+    if bytes.is_empty() {
+        return Err(EnvelopeError::malformed("payload is empty"));
+    }
+    let parsed: PayloadJson = serde_json::from_slice(bytes).map_err(|e| {
+        EnvelopeError::malformed(format!(
+            "payload is not a valid Notary Project payload: {e}"
+        ))
+    })?;
+    let target = parsed.target_artifact;
+    Ok(Payload {
+        target: Descriptor {
+            media_type: target.media_type,
+            digest: target.digest,
+            size: target.size,
+        },
+        annotations: target.annotations.unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_and_annotated_payloads() {
+        let p =
+            parse_payload(br#"{"targetArtifact":{"mediaType":"m","digest":"sha256:ab","size":3}}"#)
+                .unwrap();
+        assert_eq!(p.target.media_type, "m");
+        assert_eq!(p.target.digest, "sha256:ab");
+        assert_eq!(p.target.size, 3);
+        assert!(p.annotations.is_empty());
+
+        let p = parse_payload(
+            br#"{"targetArtifact":{"mediaType":"m","digest":"d","size":1,"annotations":{"k":"v"},"artifactType":"x","urls":["u"]},"other":1}"#,
+        )
+        .unwrap();
+        assert_eq!(p.annotations.get("k").map(String::as_str), Some("v"));
+    }
+
+    #[test]
+    fn required_fields_and_types() {
+        for bad in [
+            &b""[..],
+            b"null",
+            b"[]",
+            b"{}",
+            br#"{"targetArtifact":{"digest":"d","size":1}}"#,
+            br#"{"targetArtifact":{"mediaType":"m","size":1}}"#,
+            br#"{"targetArtifact":{"mediaType":"m","digest":"d"}}"#,
+            br#"{"targetArtifact":{"mediaType":"m","digest":"d","size":-1}}"#,
+            br#"{"targetArtifact":{"mediaType":"m","digest":"d","size":"1"}}"#,
+            br#"{"targetArtifact":{"mediaType":"m","digest":"d","size":1,"annotations":{"k":1}}}"#,
+            br#"{"targetArtifact":{"mediaType":"m","digest":"d","size":1}} trailing"#,
+        ] {
+            assert!(
+                parse_payload(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! One image: exception, trust policy scope, digest, bundle, verification.
+//! Every path that cannot prove the image verified ends in a failure with a
+//! reason code (fail closed).
+
+use chrono::{DateTime, Utc};
+use notation_verifier::bundle;
+use notation_verifier::reference::{validate_digest, ImageRef};
+use notation_verifier::revocation::RevocationMaterial;
+use notation_verifier::settings::{ExceptionMatch, ValidatedSettings};
+use notation_verifier::trust_policy::Level;
+use notation_verifier::verdict::{Outcome, ReasonCode, Verdict};
+use notation_verifier::verify::{Signature, VerificationInput};
+
+use crate::host::Registry;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImageOutcome {
+    /// A signature verified; the image may be pinned to `digest`.
+    Verified { digest: String, verdict: Verdict },
+    /// The applicable statement has level `skip`.
+    Skipped { statement: String },
+    /// A live exception admits the image without verification.
+    Excepted { exception: String, reason: Option<String>, expires: DateTime<Utc>, days_left: i64 },
+    /// Verification failed or could not be done.
+    Failed { reason: ReasonCode, message: String, digest: Option<String>, verdict: Option<Verdict> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageResult {
+    /// As written in the object.
+    pub image: String,
+    /// Normalised (`docker.io/library/nginx:latest`), when it parsed.
+    pub normalized: Option<String>,
+    pub outcome: ImageOutcome,
+    /// Things to tell the user even when admitted (expired exception,
+    /// logged failures of the passing signature).
+    pub notes: Vec<String>,
+}
+
+impl ImageResult {
+    pub fn is_failure(&self) -> bool {
+        matches!(self.outcome, ImageOutcome::Failed { .. })
+    }
+}
+
+fn failure(reason: ReasonCode, message: impl Into<String>) -> ImageOutcome {
+    ImageOutcome::Failed { reason, message: message.into(), digest: None, verdict: None }
+}
+
+pub fn evaluate_image(
+    image: &str,
+    settings: &ValidatedSettings,
+    registry: &dyn Registry,
+    now: DateTime<Utc>,
+) -> ImageResult {
+    let mut result = ImageResult { image: image.to_string(), normalized: None, outcome: failure(ReasonCode::InvalidReference, ""), notes: Vec::new() };
+    let reference = match ImageRef::parse(image) {
+        Ok(r) => r,
+        Err(e) => {
+            result.outcome = failure(ReasonCode::InvalidReference, e.to_string());
+            return result;
+        }
+    };
+    let normalized = reference.normalized();
+    result.normalized = Some(normalized.clone());
+    match settings.exception_for(&normalized, now) {
+        ExceptionMatch::Active { exception, reason, expires, days_left } => {
+            result.outcome = ImageOutcome::Excepted {
+                exception: exception.to_string(),
+                reason: reason.map(str::to_string),
+                expires,
+                days_left,
+            };
+            return result;
+        }
+        ExceptionMatch::Expired { exception, expired } => result.notes.push(format!(
+            "exception \"{exception}\" expired on {} and no longer applies",
+            expired.format("%Y-%m-%d %H:%M UTC")
+        )),
+        ExceptionMatch::None => {}
+    }
+    result.outcome = verify_reference(&reference, settings, registry, now, &mut result.notes);
+    result
+}
+
+fn verify_reference(
+    reference: &ImageRef,
+    settings: &ValidatedSettings,
+    registry: &dyn Registry,
+    now: DateTime<Utc>,
+    notes: &mut Vec<String>,
+) -> ImageOutcome {
+    let repository = reference.repository_path();
+    // Scope first: a `skip` statement or a missing one needs no registry call.
+    match settings.verifier.policy.statement_for(&repository) {
+        Ok(s) if s.level == Level::Skip => return ImageOutcome::Skipped { statement: s.name.clone() },
+        Ok(_) => {}
+        Err(e) => return failure(ReasonCode::NoApplicablePolicy, e.to_string()),
+    }
+    let digest = match resolve_digest(reference, registry) {
+        Ok(d) => d,
+        Err(outcome) => return outcome,
+    };
+    let fail_at = |reason: ReasonCode, message: String| ImageOutcome::Failed {
+        reason,
+        message,
+        digest: Some(digest.clone()),
+        verdict: None,
+    };
+    let tag = match bundle::bundle_tag(&digest) {
+        Ok(t) => t,
+        Err(e) => return fail_at(ReasonCode::RegistryError, e.to_string()),
+    };
+    let bundle_ref = reference.with_tag(&tag);
+    let manifest = match registry.oci_manifest(&bundle_ref) {
+        Ok(m) => m,
+        Err(e) if e.is_not_found() => {
+            return fail_at(
+                ReasonCode::NoSignature,
+                format!(
+                    "no signature bundle {bundle_ref}: the image is unsigned or its signatures were not published; run `vns attach {}`",
+                    reference.at_digest(&digest)
+                ),
+            )
+        }
+        Err(e) => return fail_at(ReasonCode::RegistryError, e.to_string()),
+    };
+    let contents = match bundle::read_bundle(&manifest, &digest, settings.limits.max_signatures) {
+        Ok(c) => c,
+        Err(e) => return fail_at(ReasonCode::InvalidBundle, format!("signature bundle {bundle_ref}: {e}")),
+    };
+    let Some(descriptor) = contents.subject.clone() else {
+        return fail_at(
+            ReasonCode::InvalidBundle,
+            format!("signature bundle {bundle_ref} has no subject descriptor; re-publish it with `vns attach`"),
+        );
+    };
+    let mut layer_errors = Vec::new();
+    let mut envelopes = Vec::new();
+    for layer in &contents.envelopes {
+        match layer {
+            Ok(env) => envelopes.push(env),
+            Err(e) => layer_errors.push(e.to_string()),
+        }
+    }
+    let signatures: Vec<Signature<'_>> =
+        envelopes.iter().map(|e| Signature { media_type: e.media_type.as_str(), envelope: e.bytes.as_slice() }).collect();
+    if signatures.is_empty() && !layer_errors.is_empty() {
+        return fail_at(
+            ReasonCode::InvalidBundle,
+            format!("signature bundle {bundle_ref}: no usable envelope: {}", layer_errors.join("; ")),
+        );
+    }
+    let revocation = RevocationMaterial::default();
+    let input = VerificationInput {
+        repository: &repository,
+        descriptor: &descriptor,
+        signatures: &signatures,
+        time: now,
+        revocation: &revocation,
+        limits: settings.limits,
+    };
+    let verdict = settings.verifier.verify(&input);
+    match verdict.outcome {
+        Outcome::Verified => {
+            notes.extend(verdict.warnings());
+            ImageOutcome::Verified { digest, verdict }
+        }
+        Outcome::Skipped => ImageOutcome::Skipped { statement: verdict.statement.clone().unwrap_or_default() },
+        Outcome::Failed => {
+            let (mut reason, mut message) = verdict
+                .failure
+                .as_ref()
+                .map(|f| (f.reason, f.message.clone()))
+                .unwrap_or((ReasonCode::NoSignature, "verification failed".to_string()));
+            if contents.truncated {
+                reason = ReasonCode::SignatureLimitReached;
+                message = format!(
+                    "the configured limit of {} signatures was reached and none passed ({message})",
+                    settings.limits.max_signatures
+                );
+            }
+            if !layer_errors.is_empty() {
+                message = format!("{message}; unusable bundle layers: {}", layer_errors.join("; "));
+            }
+            ImageOutcome::Failed { reason, message, digest: Some(digest), verdict: Some(verdict) }
+        }
+    }
+}
+
+fn resolve_digest(reference: &ImageRef, registry: &dyn Registry) -> Result<String, ImageOutcome> {
+    if let Some(d) = reference.digest() {
+        return Ok(d.to_string());
+    }
+    let tagged = reference.tagged().ok_or_else(|| failure(ReasonCode::InvalidReference, "reference has neither tag nor digest"))?;
+    let digest = registry.manifest_digest(&tagged).map_err(|e| {
+        if e.is_not_found() {
+            failure(ReasonCode::RegistryError, format!("{tagged} does not exist in the registry: {}", e.message))
+        } else {
+            failure(ReasonCode::RegistryError, e.to_string())
+        }
+    })?;
+    validate_digest(&digest)
+        .map_err(|e| failure(ReasonCode::RegistryError, format!("the registry answered an invalid digest for {tagged}: {e}")))?;
+    Ok(digest)
+}
