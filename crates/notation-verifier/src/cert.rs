@@ -1,13 +1,22 @@
 //! A parsed X.509 certificate with the accessors the Notation rules need.
 //!
-//! CONTRACT: other modules code against these signatures; keep them stable.
-//! The DER bytes are kept (trust anchoring is DER equality) and the public key
-//! is parsed once.
+//! The DER bytes are kept (trust anchoring is DER equality); the subject,
+//! the raw names, the to-be-signed bytes and the public key are derived once
+//! at parse time so that chain checks never re-parse.
 
 use chrono::{DateTime, Utc};
 use der::asn1::ObjectIdentifier;
+use der::{Decode, Encode, Reader, Tag, Tagged};
+use sha2::Digest;
+use x509_cert::ext::pkix::{
+    name::{DistributionPointName, GeneralName},
+    AuthorityInfoAccessSyntax, BasicConstraints as BcExt, CrlDistributionPoints,
+    ExtendedKeyUsage, KeyUsage, KeyUsages,
+};
+use x509_cert::name::Name;
 
 use crate::crypto::{CryptoError, PublicKey};
+use crate::identity::DnMap;
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum CertError {
@@ -20,6 +29,12 @@ pub enum CertError {
         subject: String,
         source: CryptoError,
     },
+    /// The issuer may not sign certificates (Go: "parent certificate cannot
+    /// sign this kind of certificate").
+    #[error("x509: invalid signature: parent certificate cannot sign this kind of certificate")]
+    ParentCannotSign,
+    #[error("{0}")]
+    BadSignature(CryptoError),
 }
 
 /// Key usage bits as named in RFC 5280.
@@ -48,26 +63,314 @@ pub struct BasicConstraints {
     pub path_len: Option<u8>,
 }
 
+/// Well-known extended key usages.
+pub mod eku {
+    use der::asn1::ObjectIdentifier as Oid;
+    pub const SERVER_AUTH: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.1");
+    pub const CLIENT_AUTH: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.2");
+    pub const CODE_SIGNING: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.3");
+    pub const EMAIL_PROTECTION: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.4");
+    pub const TIME_STAMPING: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.8");
+    pub const OCSP_SIGNING: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.9");
+    pub const ANY: Oid = Oid::new_unwrap("2.5.29.37.0");
+}
+
+/// Extensions Go's verifier understands; any other critical extension makes
+/// `x509.Verify` fail, which matters for TSA path building (§i.2).
+const HANDLED_EXTENSIONS: &[&str] = &[
+    "2.5.29.15",         // key usage
+    "2.5.29.19",         // basic constraints
+    "2.5.29.37",         // extended key usage
+    "2.5.29.17",         // subject alternative name
+    "2.5.29.30",         // name constraints
+    "2.5.29.31",         // CRL distribution points
+    "2.5.29.35",         // authority key identifier
+    "2.5.29.14",         // subject key identifier
+    "2.5.29.32",         // certificate policies
+    "2.5.29.33",         // policy mappings
+    "2.5.29.36",         // policy constraints
+    "2.5.29.54",         // inhibit any policy
+    "1.3.6.1.5.5.7.1.1", // authority information access
+];
+
+/// The attributes Go's `pkix.Name` knows, with the short names it renders.
+/// Values of CN and SERIALNUMBER are single (the last one wins in Go); the
+/// others are lists, and two values of one type render as a multi-valued RDN.
+const KNOWN_ATTRIBUTES: &[(&str, &str, bool)] = &[
+    ("2.5.4.6", "C", true),
+    ("2.5.4.8", "ST", true),
+    ("2.5.4.7", "L", true),
+    ("2.5.4.9", "STREET", true),
+    ("2.5.4.17", "POSTALCODE", true),
+    ("2.5.4.10", "O", true),
+    ("2.5.4.11", "OU", true),
+    ("2.5.4.3", "CN", false),
+    ("2.5.4.5", "SERIALNUMBER", false),
+];
+
+/// Go's rendering order of `pkix.Name.String()` (reverse of ToRDNSequence).
+const RENDER_ORDER: &[&str] = &[
+    "SERIALNUMBER",
+    "CN",
+    "OU",
+    "O",
+    "POSTALCODE",
+    "STREET",
+    "L",
+    "ST",
+    "C",
+];
+
+/// A subject name reduced to what Go keeps of it.
+#[derive(Debug, Clone, Default)]
+struct NameParts {
+    /// short name -> values in certificate order
+    known: Vec<(&'static str, Vec<String>)>,
+    /// attributes Go renders as `<oid>=#<hex>`
+    unknown: Vec<(String, String)>,
+}
+
+impl NameParts {
+    fn from_name(name: &Name) -> Self {
+        let mut parts = NameParts::default();
+        for rdn in name.0.iter() {
+            for atv in rdn.0.iter() {
+                let oid = atv.oid.to_string();
+                let known = KNOWN_ATTRIBUTES.iter().find(|(o, _, _)| *o == oid);
+                match (known, attribute_string(&atv.value)) {
+                    (Some((_, short, multi)), Some(value)) => {
+                        match parts.known.iter_mut().find(|(s, _)| s == short) {
+                            Some((_, values)) if *multi => values.push(value),
+                            Some((_, values)) => *values = vec![value],
+                            None => parts.known.push((short, vec![value])),
+                        }
+                    }
+                    _ => {
+                        let hex_der = atv.value.to_der().map(hex::encode).unwrap_or_default();
+                        parts.unknown.push((oid, hex_der));
+                    }
+                }
+            }
+        }
+        parts
+    }
+
+    fn render(&self) -> String {
+        let mut out: Vec<String> = Vec::new();
+        for (oid, hex_der) in self.unknown.iter().rev() {
+            out.push(format!("{oid}=#{hex_der}"));
+        }
+        for short in RENDER_ORDER {
+            if let Some((_, values)) = self.known.iter().find(|(s, _)| s == short) {
+                let rdn: Vec<String> = values
+                    .iter()
+                    .map(|v| format!("{short}={}", escape_dn_value(v)))
+                    .collect();
+                out.push(rdn.join("+"));
+            }
+        }
+        out.join(",")
+    }
+
+    /// The subject as a matchable map, or why it can never match an
+    /// `x509.subject` identity (what notation-go gets by rendering and
+    /// re-parsing the leaf subject).
+    fn matchable(&self) -> Result<DnMap, String> {
+        if let Some((oid, _)) = self.unknown.first() {
+            return Err(format!(
+                "the subject has attribute {oid}, which notation renders as hex (\"=#\")"
+            ));
+        }
+        let mut map = DnMap::new();
+        for (short, values) in &self.known {
+            if values.len() > 1 {
+                return Err(format!("the subject has several values for {short}"));
+            }
+            if let Some(v) = values.first() {
+                if v.contains("=#") {
+                    return Err(format!("the subject value {short}={v} contains \"=#\""));
+                }
+                map.insert((*short).to_string(), v.clone());
+            }
+        }
+        for mandatory in ["C", "ST", "O"] {
+            if !map.contains_key(mandatory) {
+                return Err(format!(
+                    "the subject has no {mandatory} attribute (C, ST and O are mandatory)"
+                ));
+            }
+        }
+        Ok(map)
+    }
+}
+
+/// Directory string value as text (Printable, UTF8, IA5, Teletex, BMP, ...).
+fn attribute_string(value: &der::Any) -> Option<String> {
+    let bytes = value.value();
+    match value.tag() {
+        Tag::PrintableString | Tag::Utf8String | Tag::Ia5String | Tag::VisibleString => {
+            std::str::from_utf8(bytes).ok().map(str::to_owned)
+        }
+        // Go reads T61String as ISO-8859-1.
+        Tag::TeletexString => Some(bytes.iter().map(|&b| char::from(b)).collect()),
+        Tag::BmpString => {
+            if bytes.len() % 2 != 0 {
+                return None;
+            }
+            let units: Vec<u16> = bytes
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect();
+            String::from_utf16(&units).ok()
+        }
+        _ => None,
+    }
+}
+
+/// RFC 4514 escaping as Go applies it when rendering names.
+fn escape_dn_value(value: &str) -> String {
+    let chars: Vec<char> = value.chars().collect();
+    let mut out = String::with_capacity(value.len());
+    for (i, &c) in chars.iter().enumerate() {
+        let edge_space = c == ' ' && (i == 0 || i == chars.len() - 1);
+        if matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';') || edge_space || (i == 0 && c == '#') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn to_chrono(t: &x509_cert::time::Time) -> DateTime<Utc> {
+    let secs = t.to_unix_duration().as_secs();
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 #[derive(Debug, Clone)]
 pub struct Certificate {
     der: Vec<u8>,
     inner: x509_cert::Certificate,
+    tbs: std::ops::Range<usize>,
+    subject: String,
+    issuer: String,
+    subject_map: Result<DnMap, String>,
+    raw_subject: Vec<u8>,
+    raw_issuer: Vec<u8>,
+    public_key: Result<PublicKey, CryptoError>,
+}
+
+impl PartialEq for Certificate {
+    fn eq(&self, other: &Self) -> bool {
+        self.der == other.der
+    }
+}
+impl Eq for Certificate {}
+
+/// Byte range of the TBSCertificate inside the certificate DER, so the
+/// signature is checked over the bytes as received rather than a re-encoding.
+fn tbs_range(der: &[u8]) -> Result<std::ops::Range<usize>, der::Error> {
+    let mut reader = der::SliceReader::new(der)?;
+    let outer = der::Header::decode(&mut reader)?;
+    if outer.tag != Tag::Sequence {
+        return Err(der::ErrorKind::Failed.into());
+    }
+    let start: usize = reader.position().try_into()?;
+    let tbs = reader.tlv_bytes()?;
+    Ok(start..start + tbs.len())
 }
 
 impl Certificate {
-    pub fn from_der(_der: &[u8]) -> Result<Self, CertError> {
-        Err(CertError::Malformed("unimplemented".into()))
+    pub fn from_der(der: &[u8]) -> Result<Self, CertError> {
+        let inner = x509_cert::Certificate::from_der(der)
+            .map_err(|e| CertError::Malformed(e.to_string()))?;
+        let tbs = tbs_range(der).map_err(|e| CertError::Malformed(e.to_string()))?;
+        // RFC 5280 4.1.1.2: the outer algorithm must equal the signed one
+        // (the outer copy is not covered by the signature).
+        if inner.signature_algorithm != inner.tbs_certificate.signature {
+            return Err(CertError::Malformed(
+                "x509: inner and outer signature algorithm identifiers don't match".into(),
+            ));
+        }
+        let tbs_cert = &inner.tbs_certificate;
+        let subject_parts = NameParts::from_name(&tbs_cert.subject);
+        let issuer_parts = NameParts::from_name(&tbs_cert.issuer);
+        let raw_subject = tbs_cert
+            .subject
+            .to_der()
+            .map_err(|e| CertError::Malformed(e.to_string()))?;
+        let raw_issuer = tbs_cert
+            .issuer
+            .to_der()
+            .map_err(|e| CertError::Malformed(e.to_string()))?;
+        let spki_der = tbs_cert
+            .subject_public_key_info
+            .to_der()
+            .map_err(|e| CertError::Malformed(e.to_string()))?;
+        let public_key = spki::SubjectPublicKeyInfoRef::from_der(&spki_der)
+            .map_err(|e| CryptoError::MalformedKey(e.to_string()))
+            .and_then(PublicKey::from_spki);
+        Ok(Certificate {
+            der: der.to_vec(),
+            subject: subject_parts.render(),
+            issuer: issuer_parts.render(),
+            subject_map: subject_parts.matchable(),
+            inner,
+            tbs,
+            raw_subject,
+            raw_issuer,
+            public_key,
+        })
     }
 
     /// All certificates of a PEM text (one or more `CERTIFICATE` blocks).
-    pub fn parse_pem_bundle(_pem: &str) -> Result<Vec<Self>, CertError> {
-        Err(CertError::Malformed("unimplemented".into()))
+    pub fn parse_pem_bundle(pem: &str) -> Result<Vec<Self>, CertError> {
+        let mut certs = Vec::new();
+        let mut rest = pem;
+        const BEGIN: &str = "-----BEGIN ";
+        while let Some(start) = rest.find(BEGIN) {
+            let block = &rest[start..];
+            let end_marker = block
+                .find("-----END ")
+                .ok_or_else(|| CertError::Malformed("PEM block without an END line".into()))?;
+            let end = block[end_marker + 9..]
+                .find("-----")
+                .map(|i| end_marker + 9 + i + 5)
+                .ok_or_else(|| CertError::Malformed("PEM END line is not terminated".into()))?;
+            let (label, der) = pem_rfc7468::decode_vec(block[..end].as_bytes())
+                .map_err(|e| CertError::Malformed(format!("PEM: {e}")))?;
+            if label == "CERTIFICATE" {
+                certs.push(Self::from_der(&der)?);
+            }
+            rest = &block[end..];
+        }
+        if certs.is_empty() {
+            return Err(CertError::Empty("PEM text (no CERTIFICATE block)".into()));
+        }
+        Ok(certs)
     }
 
     /// PEM (any number of blocks) or DER (one or concatenated), as Notation
     /// trust store files are read.
-    pub fn parse_pem_or_der(_bytes: &[u8]) -> Result<Vec<Self>, CertError> {
-        Err(CertError::Malformed("unimplemented".into()))
+    pub fn parse_pem_or_der(bytes: &[u8]) -> Result<Vec<Self>, CertError> {
+        if let Ok(text) = std::str::from_utf8(bytes) {
+            if text.contains("-----BEGIN") {
+                return Self::parse_pem_bundle(text);
+            }
+        }
+        let mut certs = Vec::new();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let len = der_element_len(rest).map_err(|e| CertError::Malformed(e.to_string()))?;
+            certs.push(Self::from_der(&rest[..len])?);
+            rest = &rest[len..];
+        }
+        if certs.is_empty() {
+            return Err(CertError::Empty("empty input".into()));
+        }
+        Ok(certs)
     }
 
     pub fn der(&self) -> &[u8] {
@@ -78,87 +381,259 @@ impl Certificate {
         &self.inner
     }
 
+    /// The exact to-be-signed bytes as received.
+    pub fn tbs_der(&self) -> &[u8] {
+        &self.der[self.tbs.clone()]
+    }
+
     /// Subject rendered like Go's `pkix.Name.String()` (`CN=..,O=..,C=..`).
     pub fn subject(&self) -> String {
-        String::new()
+        self.subject.clone()
     }
 
     pub fn issuer(&self) -> String {
-        String::new()
+        self.issuer.clone()
+    }
+
+    /// The subject as an `x509.subject` map, or why it can never match one.
+    pub fn subject_dn(&self) -> Result<&DnMap, &str> {
+        self.subject_map.as_ref().map_err(String::as_str)
     }
 
     /// DER of the subject and issuer Names (raw comparison = "self-issued").
     pub fn raw_subject(&self) -> Vec<u8> {
-        Vec::new()
+        self.raw_subject.clone()
     }
     pub fn raw_issuer(&self) -> Vec<u8> {
-        Vec::new()
+        self.raw_issuer.clone()
     }
 
     pub fn not_before(&self) -> DateTime<Utc> {
-        DateTime::<Utc>::MIN_UTC
+        to_chrono(&self.inner.tbs_certificate.validity.not_before)
     }
     pub fn not_after(&self) -> DateTime<Utc> {
-        DateTime::<Utc>::MIN_UTC
+        to_chrono(&self.inner.tbs_certificate.validity.not_after)
     }
-    pub fn is_valid_at(&self, _time: DateTime<Utc>) -> bool {
-        false
+    pub fn is_valid_at(&self, time: DateTime<Utc>) -> bool {
+        self.not_before() <= time && time <= self.not_after()
     }
 
     pub fn serial_number(&self) -> &[u8] {
-        &[]
+        self.inner.tbs_certificate.serial_number.as_bytes()
     }
 
     /// Lowercase hex SHA-256 of the DER.
     pub fn sha256_fingerprint(&self) -> String {
-        String::new()
+        hex::encode(sha2::Sha256::digest(&self.der))
+    }
+
+    fn extension<'a, T>(&'a self, what: &str) -> Result<Option<(bool, T)>, CertError>
+    where
+        T: Decode<'a> + der::oid::AssociatedOid,
+    {
+        self.inner
+            .tbs_certificate
+            .get::<T>()
+            .map_err(|e| CertError::Malformed(format!("{what} extension of \"{}\": {e}", self.subject)))
     }
 
     pub fn basic_constraints(&self) -> Result<Option<Extension<BasicConstraints>>, CertError> {
-        Ok(None)
+        Ok(self
+            .extension::<BcExt>("basic constraints")?
+            .map(|(critical, bc)| Extension {
+                critical,
+                value: BasicConstraints {
+                    ca: bc.ca,
+                    path_len: bc.path_len_constraint,
+                },
+            }))
     }
+
     pub fn key_usage(&self) -> Result<Option<Extension<KeyUsageBits>>, CertError> {
-        Ok(None)
+        Ok(self
+            .extension::<KeyUsage>("key usage")?
+            .map(|(critical, ku)| {
+                let f = ku.0;
+                Extension {
+                    critical,
+                    value: KeyUsageBits {
+                        digital_signature: f.contains(KeyUsages::DigitalSignature),
+                        content_commitment: f.contains(KeyUsages::NonRepudiation),
+                        key_encipherment: f.contains(KeyUsages::KeyEncipherment),
+                        data_encipherment: f.contains(KeyUsages::DataEncipherment),
+                        key_agreement: f.contains(KeyUsages::KeyAgreement),
+                        key_cert_sign: f.contains(KeyUsages::KeyCertSign),
+                        crl_sign: f.contains(KeyUsages::CRLSign),
+                        encipher_only: f.contains(KeyUsages::EncipherOnly),
+                        decipher_only: f.contains(KeyUsages::DecipherOnly),
+                    },
+                }
+            }))
     }
+
     pub fn extended_key_usage(
         &self,
     ) -> Result<Option<Extension<Vec<ObjectIdentifier>>>, CertError> {
-        Ok(None)
+        Ok(self
+            .extension::<ExtendedKeyUsage>("extended key usage")?
+            .map(|(critical, eku)| Extension {
+                critical,
+                value: eku.0,
+            }))
     }
+
     /// OIDs of critical extensions this crate does not interpret.
     pub fn unhandled_critical_extensions(&self) -> Vec<ObjectIdentifier> {
-        Vec::new()
+        self.inner
+            .tbs_certificate
+            .extensions
+            .as_deref()
+            .unwrap_or(&[])
+            .iter()
+            .filter(|e| e.critical && !HANDLED_EXTENSIONS.contains(&e.extn_id.to_string().as_str()))
+            .map(|e| e.extn_id)
+            .collect()
     }
+
     /// AIA OCSP responder URLs.
     pub fn ocsp_urls(&self) -> Vec<String> {
-        Vec::new()
+        const OCSP: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1");
+        match self.extension::<AuthorityInfoAccessSyntax>("authority information access") {
+            Ok(Some((_, aia))) => aia
+                .0
+                .iter()
+                .filter(|d| d.access_method == OCSP)
+                .filter_map(|d| match &d.access_location {
+                    GeneralName::UniformResourceIdentifier(uri) => Some(uri.to_string()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
     }
+
     /// CRL distribution point URLs.
     pub fn crl_urls(&self) -> Vec<String> {
-        Vec::new()
+        match self.extension::<CrlDistributionPoints>("CRL distribution points") {
+            Ok(Some((_, cdp))) => cdp
+                .0
+                .iter()
+                .filter_map(|dp| match &dp.distribution_point {
+                    Some(DistributionPointName::FullName(names)) => Some(names),
+                    _ => None,
+                })
+                .flatten()
+                .filter_map(|n| match n {
+                    GeneralName::UniformResourceIdentifier(uri) => Some(uri.to_string()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether the certificate names any revocation source.
+    pub fn has_revocation_sources(&self) -> bool {
+        !self.ocsp_urls().is_empty() || !self.crl_urls().is_empty()
     }
 
     /// The parsed public key (RSA up to 8192 bits, EC P-256/384/521).
     pub fn public_key(&self) -> Result<PublicKey, CertError> {
-        Err(CertError::Malformed("unimplemented".into()))
+        self.public_key.clone().map_err(|source| CertError::Key {
+            subject: self.subject.clone(),
+            source,
+        })
     }
 
-    /// Verifies this certificate's signature with `issuer`'s key.
-    pub fn verify_signed_by(&self, _issuer: &Certificate) -> Result<(), CertError> {
-        Err(CertError::Malformed("unimplemented".into()))
+    /// Borrowed key, for hot paths.
+    pub fn key(&self) -> Result<&PublicKey, CertError> {
+        self.public_key.as_ref().map_err(|source| CertError::Key {
+            subject: self.subject.clone(),
+            source: source.clone(),
+        })
+    }
+
+    /// This certificate's signature checks with `signer`'s key (no
+    /// constraint on `signer`: Go's `CheckSignature`).
+    pub fn signature_verifies_with(&self, signer: &Certificate) -> Result<(), CertError> {
+        let key = signer.key()?;
+        let signature = self
+            .inner
+            .signature
+            .as_bytes()
+            .ok_or_else(|| CertError::Malformed("signature bit string is not octet aligned".into()))?;
+        key.verify_x509_signature(&self.inner.signature_algorithm, self.tbs_der(), signature)
+            .map_err(CertError::BadSignature)
+    }
+
+    /// Verifies this certificate's signature with `issuer`'s key, after
+    /// checking that `issuer` may sign certificates (Go's `CheckSignatureFrom`:
+    /// a v3 issuer needs basic constraints with cA, and keyCertSign if it has
+    /// a key usage extension).
+    pub fn verify_signed_by(&self, issuer: &Certificate) -> Result<(), CertError> {
+        let bc = issuer.basic_constraints()?;
+        let is_v3 = issuer.inner.tbs_certificate.version == x509_cert::certificate::Version::V3;
+        let may_sign = match &bc {
+            Some(ext) => ext.value.ca,
+            None => !is_v3,
+        };
+        if !may_sign {
+            return Err(CertError::ParentCannotSign);
+        }
+        if let Some(ku) = issuer.key_usage()? {
+            if ku.value != KeyUsageBits::default() && !ku.value.key_cert_sign {
+                return Err(CertError::ParentCannotSign);
+            }
+        }
+        self.signature_verifies_with(issuer)
+    }
+
+    /// `verify_signed_by` and the issuer name equals the parent's subject.
+    pub fn is_issued_by(&self, issuer: &Certificate) -> Result<bool, CertError> {
+        self.verify_signed_by(issuer)?;
+        Ok(self.raw_issuer == issuer.raw_subject)
     }
 
     /// Signature verifies with its own key (Go's notion of self-signed).
     pub fn is_self_signed(&self) -> bool {
-        false
+        self.signature_verifies_with(self).is_ok()
     }
 
     /// Raw subject equals raw issuer.
     pub fn is_self_issued(&self) -> bool {
-        false
+        self.raw_subject == self.raw_issuer
     }
 
     pub fn is_ca(&self) -> bool {
-        false
+        matches!(self.basic_constraints(), Ok(Some(Extension { value: BasicConstraints { ca: true, .. }, .. })))
+    }
+}
+
+/// Length of the first DER element of `bytes` (for concatenated DER files).
+fn der_element_len(bytes: &[u8]) -> Result<usize, der::Error> {
+    let mut reader = der::SliceReader::new(bytes)?;
+    let header = der::Header::decode(&mut reader)?;
+    let header_len: usize = reader.position().try_into()?;
+    let body: usize = header.length.try_into()?;
+    Ok(header_len + body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_is_malformed_not_a_panic() {
+        assert!(matches!(Certificate::from_der(b"\x30\x03\x02\x01"), Err(CertError::Malformed(_))));
+        assert!(matches!(Certificate::parse_pem_or_der(b"\x30"), Err(CertError::Malformed(_))));
+        assert!(matches!(Certificate::parse_pem_bundle("no pem here"), Err(CertError::Empty(_))));
+    }
+
+    #[test]
+    fn dn_values_are_escaped_like_go() {
+        assert_eq!(escape_dn_value("a,b"), "a\\,b");
+        assert_eq!(escape_dn_value(" x "), "\\ x\\ ");
+        assert_eq!(escape_dn_value("#x"), "\\#x");
+        assert_eq!(escape_dn_value("Bad=#CN"), "Bad=#CN");
     }
 }

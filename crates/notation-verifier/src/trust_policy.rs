@@ -3,7 +3,7 @@
 //!
 //! CONTRACT: other modules code against these signatures; keep them stable.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -126,8 +126,46 @@ pub struct TrustPolicy {
 
 impl TrustPolicy {
     /// Applies every load-time rule of §g.4 and returns the validated policy.
-    pub fn from_document(_doc: &TrustPolicyDocument) -> Result<Self, PolicyError> {
-        Err(PolicyError::Invalid("unimplemented".into()))
+    pub fn from_document(doc: &TrustPolicyDocument) -> Result<Self, PolicyError> {
+        let invalid = |m: String| PolicyError::Invalid(m);
+        if doc.version.is_empty() {
+            return Err(invalid(
+                "oci trust policy document has empty version, version must be specified".into(),
+            ));
+        }
+        if doc.version != "1.0" {
+            return Err(invalid(format!(
+                "oci trust policy document uses unsupported version \"{}\"",
+                doc.version
+            )));
+        }
+        if doc.trust_policies.is_empty() {
+            return Err(invalid(
+                "oci trust policy document can not have zero trust policy statements".into(),
+            ));
+        }
+        let mut names = BTreeSet::new();
+        let mut statements = Vec::with_capacity(doc.trust_policies.len());
+        for doc_statement in &doc.trust_policies {
+            if doc_statement.name.is_empty() {
+                return Err(invalid(
+                    "a trust policy statement is missing a name, every statement requires a name"
+                        .into(),
+                ));
+            }
+            if !names.insert(doc_statement.name.as_str()) {
+                return Err(invalid(format!(
+                    "multiple oci trust policy statements use the same name \"{}\", statement names must be unique",
+                    doc_statement.name
+                )));
+            }
+            statements.push(
+                Statement::from_doc(doc_statement)
+                    .map_err(|e| invalid(format!("oci trust policy: {e}")))?,
+            );
+        }
+        validate_registry_scopes(&statements)?;
+        Ok(TrustPolicy { statements })
     }
 
     /// Parses JSON (trustpolicy.json) and validates it.
@@ -139,7 +177,274 @@ impl TrustPolicy {
 
     /// The statement for `repository` (`registry/repository`, no tag or
     /// digest): exact scope match, else the `*` statement.
-    pub fn statement_for(&self, _repository: &str) -> Result<&Statement, PolicyError> {
-        Err(PolicyError::NoApplicableStatement("unimplemented".into()))
+    pub fn statement_for(&self, repository: &str) -> Result<&Statement, PolicyError> {
+        if !is_valid_scope(repository) {
+            return Err(PolicyError::BadReference(format!(
+                "artifact URI \"{repository}\" could not be parsed, make sure it is the fully qualified oci artifact URI without the scheme/protocol. e.g domain.com:80/my/repository@sha256:digest"
+            )));
+        }
+        self.statements
+            .iter()
+            .find(|s| s.registry_scopes.iter().any(|scope| scope == repository))
+            .or_else(|| {
+                self.statements
+                    .iter()
+                    .find(|s| s.registry_scopes.iter().any(|scope| scope == WILDCARD))
+            })
+            .ok_or_else(|| {
+                PolicyError::NoApplicableStatement(format!(
+                    "artifact \"{repository}\" has no applicable oci trust policy statement. Trust policy applicability for a given artifact is determined by registryScopes. To create a trust policy, see: https://notaryproject.dev/docs/quickstart/#create-a-trust-policy"
+                ))
+            })
+    }
+}
+
+const WILDCARD: &str = "*";
+
+fn level_actions(level: Level) -> Actions {
+    use Action::{Enforce, Log, Skip};
+    let (authenticity, rest) = match level {
+        Level::Strict => (Enforce, Enforce),
+        Level::Permissive => (Enforce, Log),
+        Level::Audit => (Log, Log),
+        Level::Skip => (Skip, Skip),
+    };
+    Actions {
+        integrity: if level == Level::Skip { Skip } else { Enforce },
+        authenticity,
+        authentic_timestamp: rest,
+        expiry: rest,
+        revocation: rest,
+    }
+}
+
+fn parse_level(doc: &SignatureVerificationDoc) -> Result<(Level, Actions), String> {
+    let level = match doc.level.as_str() {
+        "" => return Err("signature verification level is empty or missing in the trust policy statement".into()),
+        "strict" => Level::Strict,
+        "permissive" => Level::Permissive,
+        "audit" => Level::Audit,
+        "skip" => Level::Skip,
+        other => return Err(format!("invalid signature verification level \"{other}\"")),
+    };
+    let mut actions = level_actions(level);
+    if level == Level::Skip && !doc.override_.is_empty() {
+        return Err(
+            "signature verification level \"skip\" can't be used to customize signature verification"
+                .into(),
+        );
+    }
+    for (kind, value) in &doc.override_ {
+        let slot = match kind.as_str() {
+            "integrity" => {
+                return Err("\"integrity\" verification can not be overridden in custom signature verification".into())
+            }
+            "authenticity" => &mut actions.authenticity,
+            "authenticTimestamp" => &mut actions.authentic_timestamp,
+            "expiry" => &mut actions.expiry,
+            "revocation" => &mut actions.revocation,
+            other => {
+                return Err(format!(
+                    "verification type \"{other}\" in custom signature verification is not supported, supported values are [\"integrity\" \"authenticity\" \"authenticTimestamp\" \"expiry\" \"revocation\"]"
+                ))
+            }
+        };
+        let action = match value.as_str() {
+            "enforce" => Action::Enforce,
+            "log" => Action::Log,
+            "skip" => Action::Skip,
+            other => {
+                return Err(format!(
+                    "verification action \"{other}\" in custom signature verification is not supported, supported values are [\"enforce\" \"log\" \"skip\"]"
+                ))
+            }
+        };
+        if action == Action::Skip && kind != "revocation" {
+            return Err(format!(
+                "\"{kind}\" verification can not be skipped in custom signature verification"
+            ));
+        }
+        *slot = action;
+    }
+    Ok((level, actions))
+}
+
+fn store_name_is_valid(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+impl Statement {
+    fn from_doc(doc: &TrustPolicyStatementDoc) -> Result<Self, String> {
+        let name = &doc.name;
+        let (level, actions) = parse_level(&doc.signature_verification).map_err(|e| {
+            format!("trust policy statement \"{name}\" has invalid signatureVerification: {e}")
+        })?;
+        let verify_timestamp = match doc.signature_verification.verify_timestamp.as_deref() {
+            None | Some("") | Some("always") => VerifyTimestamp::Always,
+            Some("afterCertExpiry") => VerifyTimestamp::AfterCertExpiry,
+            Some(other) => {
+                return Err(format!(
+                    "trust policy statement \"{name}\" has invalid signatureVerification: verifyTimestamp must be \"always\" or \"afterCertExpiry\", but got \"{other}\""
+                ))
+            }
+        };
+        if level == Level::Skip {
+            if !doc.trust_stores.is_empty() || !doc.trusted_identities.is_empty() {
+                return Err(format!(
+                    "trust policy statement \"{name}\" is set to skip signature verification but configured with trust stores and/or trusted identities, remove them if signature verification needs to be skipped"
+                ));
+            }
+        } else if doc.trust_stores.is_empty() || doc.trusted_identities.is_empty() {
+            return Err(format!(
+                "trust policy statement \"{name}\" is either missing trust stores or trusted identities, both must be specified"
+            ));
+        }
+        let mut trust_stores = Vec::with_capacity(doc.trust_stores.len());
+        for value in &doc.trust_stores {
+            let (kind, store) = value.split_once(':').ok_or_else(|| {
+                format!(
+                    "trust policy statement \"{name}\" has malformed trust store value \"{value}\". The required format is <TrustStoreType>:<TrustStoreName>"
+                )
+            })?;
+            let store_type = StoreType::parse(kind).ok_or_else(|| {
+                format!(
+                    "trust policy statement \"{name}\" uses an unsupported trust store type \"{kind}\" in trust store value \"{value}\""
+                )
+            })?;
+            if !store_name_is_valid(store) {
+                return Err(format!(
+                    "trust policy statement \"{name}\" uses an unsupported trust store name \"{store}\" in trust store value \"{value}\". Named store name needs to follow [a-zA-Z0-9_.-]+ format"
+                ));
+            }
+            trust_stores.push(TrustStoreRef {
+                store_type,
+                name: store.to_string(),
+            });
+        }
+        let trusted_identities =
+            TrustedIdentities::parse(&doc.trusted_identities, name).map_err(|e| e.to_string())?;
+        Ok(Statement {
+            name: name.clone(),
+            registry_scopes: doc.registry_scopes.clone(),
+            level,
+            actions,
+            verify_timestamp,
+            trust_stores,
+            trusted_identities,
+        })
+    }
+}
+
+/// Registry scope rules across statements (§g.4, last rows).
+fn validate_registry_scopes(statements: &[Statement]) -> Result<(), PolicyError> {
+    let mut seen = BTreeSet::new();
+    for statement in statements {
+        let name = &statement.name;
+        if statement.registry_scopes.is_empty() {
+            return Err(PolicyError::Invalid(format!(
+                "oci trust policy statement \"{name}\" has zero registry scopes, it must specify registry scopes with at least one value"
+            )));
+        }
+        let has_wildcard = statement.registry_scopes.iter().any(|s| s == WILDCARD);
+        if has_wildcard && statement.registry_scopes.len() > 1 {
+            return Err(PolicyError::Invalid(format!(
+                "oci trust policy statement \"{name}\" uses wildcard registry scope '*', a wildcard scope cannot be used in conjunction with other scope values"
+            )));
+        }
+        for scope in &statement.registry_scopes {
+            if scope != WILDCARD {
+                if scope.contains('*') {
+                    return Err(PolicyError::Invalid(format!(
+                        "registry scope \"{scope}\" with wild card(s) is not valid, make sure it is a fully qualified repository without the scheme, protocol or tag. For example domain.com/my/repository or a local scope like local/myOCILayout"
+                    )));
+                }
+                if !is_valid_scope(scope) {
+                    return Err(PolicyError::Invalid(format!(
+                        "registry scope \"{scope}\" is not valid, make sure it is a fully qualified repository without the scheme, protocol or tag. For example domain.com/my/repository or a local scope like local/myOCILayout"
+                    )));
+                }
+            }
+            if !seen.insert(scope.as_str()) {
+                return Err(PolicyError::Invalid(format!(
+                    "registry scope \"{scope}\" is present in multiple oci trust policy statements, one registry scope value can only be associated with one statement"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `domain/repository` as notation-go accepts it (distribution's grammar).
+pub fn is_valid_scope(scope: &str) -> bool {
+    let Some((domain, repository)) = scope.split_once('/') else {
+        return false;
+    };
+    domain_regex().is_match(domain) && repository_regex().is_match(repository)
+}
+
+fn domain_regex() -> &'static regex_lite::Regex {
+    static RE: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        regex_lite::Regex::new(
+            r"^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))+)?(?::[0-9]+)?$",
+        )
+        .unwrap_or_else(|_| unreachable!("constant regex"))
+    })
+}
+
+fn repository_regex() -> &'static regex_lite::Regex {
+    static RE: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        regex_lite::Regex::new(
+            r"^[a-z0-9]+(?:(?:(?:[._]|__|[-]*)[a-z0-9]+)+)?(?:(?:/[a-z0-9]+(?:(?:(?:[._]|__|[-]*)[a-z0-9]+)+)?)+)?$",
+        )
+        .unwrap_or_else(|_| unreachable!("constant regex"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes() {
+        for ok in ["example.com/rep", "example.com:8080/rep/rep2", "10.10.10.10:8080/rep/rep2", "domain/rep", "domain:1234/rep"] {
+            assert!(is_valid_scope(ok), "{ok}");
+        }
+        for bad in ["example.com", "example.com/rep:tag", "repository", "10.10.10.10", "a,b", "example.com/*", "ex*test"] {
+            assert!(!is_valid_scope(bad), "{bad}");
+        }
+    }
+
+    fn actions(level: &str, overrides: &[(&str, &str)]) -> Result<[Action; 5], String> {
+        let doc = SignatureVerificationDoc {
+            level: level.into(),
+            override_: overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            verify_timestamp: None,
+        };
+        let (_, a) = parse_level(&doc)?;
+        Ok([a.integrity, a.authenticity, a.authentic_timestamp, a.expiry, a.revocation])
+    }
+
+    #[test]
+    fn override_matrix() {
+        use Action::{Enforce as E, Log as L, Skip as S};
+        assert_eq!(actions("strict", &[]).unwrap(), [E, E, E, E, E]);
+        assert_eq!(actions("permissive", &[]).unwrap(), [E, E, L, L, L]);
+        assert_eq!(actions("audit", &[]).unwrap(), [E, L, L, L, L]);
+        assert_eq!(actions("skip", &[]).unwrap(), [S, S, S, S, S]);
+        assert_eq!(actions("strict", &[("authenticity", "log")]).unwrap(), [E, L, E, E, E]);
+        assert_eq!(actions("audit", &[("revocation", "skip")]).unwrap(), [E, L, L, L, S]);
+        assert_eq!(actions("audit", &[("authenticity", "enforce")]).unwrap(), [E, E, L, L, L]);
+        assert!(actions("strict", &[("integrity", "log")]).is_err());
+        assert!(actions("strict", &[("expiry", "skip")]).is_err());
+        assert!(actions("strict", &[("bogus", "log")]).is_err());
+        assert!(actions("strict", &[("expiry", "Log")]).is_err());
+        assert!(actions("skip", &[("revocation", "log")]).is_err());
+        assert!(actions("", &[]).is_err());
+        assert!(actions("Strict", &[]).is_err());
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cert::Certificate;
+use crate::cert::{CertError, Certificate};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum StoreType {
@@ -74,17 +74,79 @@ pub struct TrustStores {
 
 impl TrustStores {
     /// Parses every store and applies the per-type rules.
-    pub fn from_pem(_pem: &TrustStoresPem) -> Result<Self, TrustStoreError> {
-        Ok(Self::default())
+    pub fn from_pem(pem: &TrustStoresPem) -> Result<Self, TrustStoreError> {
+        let mut stores = Self::default();
+        for (store_type, map) in [
+            (StoreType::Ca, &pem.ca),
+            (StoreType::SigningAuthority, &pem.signing_authority),
+            (StoreType::Tsa, &pem.tsa),
+        ] {
+            for (name, text) in map {
+                let certs = if text.trim().is_empty() {
+                    Vec::new()
+                } else {
+                    Certificate::parse_pem_or_der(text.as_bytes()).map_err(|e| match e {
+                        CertError::Empty(_) => TrustStoreError::Empty {
+                            store_type: store_type.as_str(),
+                            name: name.clone(),
+                        },
+                        other => TrustStoreError::Invalid {
+                            store_type: store_type.as_str(),
+                            name: name.clone(),
+                            message: other.to_string(),
+                        },
+                    })?
+                };
+                stores.insert(store_type, name, certs)?;
+            }
+        }
+        Ok(stores)
     }
 
-    /// Validates and adds one named store (certificates already parsed).
+    /// Validates and adds one named store (certificates already parsed):
+    /// every certificate is a CA or self-signed; `tsa` stores hold only
+    /// self-signed, self-issued root CAs.
     pub fn insert(
         &mut self,
         store_type: StoreType,
         name: &str,
         certs: Vec<Certificate>,
     ) -> Result<(), TrustStoreError> {
+        let invalid = |message: String| TrustStoreError::Invalid {
+            store_type: store_type.as_str(),
+            name: name.to_string(),
+            message,
+        };
+        if certs.is_empty() {
+            return Err(TrustStoreError::Empty {
+                store_type: store_type.as_str(),
+                name: name.to_string(),
+            });
+        }
+        for cert in &certs {
+            if !cert.is_ca() && !cert.is_self_signed() {
+                return Err(invalid(format!(
+                    "certificate with subject \"{}\" is not a CA certificate or self-signed signing certificate",
+                    cert.subject()
+                )));
+            }
+            if store_type == StoreType::Tsa {
+                if let Err(e) = cert.verify_signed_by(cert) {
+                    return Err(invalid(format!(
+                        "certificate with subject \"{}\" is not a root CA certificate: {e}",
+                        cert.subject()
+                    )));
+                }
+                if !cert.is_self_issued() {
+                    return Err(invalid(format!(
+                        "certificate with subject \"{}\" is not a root CA certificate: issuer ({}) and subject ({}) are not the same",
+                        cert.subject(),
+                        cert.issuer(),
+                        cert.subject()
+                    )));
+                }
+            }
+        }
         self.stores.insert((store_type, name.to_string()), certs);
         Ok(())
     }
