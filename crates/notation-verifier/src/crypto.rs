@@ -82,7 +82,7 @@ impl std::fmt::Debug for PublicKey {
 }
 
 /// Object identifiers used here (RFC 3279, 4055, 5480, 5758).
-pub(crate) mod oid {
+pub mod oid {
     use der::asn1::ObjectIdentifier as Oid;
     pub const RSA_ENCRYPTION: Oid = Oid::new_unwrap("1.2.840.113549.1.1.1");
     pub const RSASSA_PSS: Oid = Oid::new_unwrap("1.2.840.113549.1.1.10");

@@ -20,6 +20,7 @@
 //! - [`reference`]: image references normalised as the container runtime does.
 //! - [`verify`]: the whole pipeline, producing a [`verdict::Verdict`].
 
+pub mod ber;
 pub mod bundle;
 pub mod cert;
 pub mod chain;

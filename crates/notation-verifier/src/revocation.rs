@@ -33,13 +33,73 @@ pub enum RevocationStatus {
     },
 }
 
-/// Checks every certificate of `chain` except the root.
+/// Checks every certificate of `chain` except the root: a certificate that
+/// names no OCSP responder and no CRL distribution point cannot be revoked;
+/// one that does needs material from the caller, else its status is unknown.
+/// Any revoked certificate decides; otherwise any unknown one does.
 pub fn check_chain(
-    _chain: &[Certificate],
-    _purpose: Purpose,
-    _material: &RevocationMaterial,
+    chain: &[Certificate],
+    purpose: Purpose,
+    material: &RevocationMaterial,
+    time: DateTime<Utc>,
+    authentic_signing_time: Option<DateTime<Utc>>,
+) -> RevocationStatus {
+    let shape = match purpose {
+        Purpose::CodeSigning => crate::chain::validate_code_signing_chain(chain),
+        Purpose::Timestamping => crate::chain::validate_timestamping_chain(chain),
+    };
+    if let Err(e) = shape {
+        let subject = chain.first().map(Certificate::subject).unwrap_or_default();
+        return RevocationStatus::Unknown {
+            subject,
+            detail: format!("invalid chain: expected chain to be correct and complete: {e}"),
+        };
+    }
+    let mut unknown = None;
+    for (cert, issuer) in chain.iter().zip(chain.iter().skip(1)) {
+        match check_certificate(cert, issuer, material, time, authentic_signing_time) {
+            CertStatus::Good => {}
+            CertStatus::Revoked => {
+                return RevocationStatus::Revoked {
+                    subject: cert.subject(),
+                }
+            }
+            CertStatus::Unknown(detail) => {
+                unknown.get_or_insert(RevocationStatus::Unknown {
+                    subject: cert.subject(),
+                    detail,
+                });
+            }
+        }
+    }
+    unknown.unwrap_or(RevocationStatus::Good)
+}
+
+enum CertStatus {
+    Good,
+    Revoked,
+    Unknown(String),
+}
+
+fn check_certificate(
+    cert: &Certificate,
+    _issuer: &Certificate,
+    material: &RevocationMaterial,
     _time: DateTime<Utc>,
     _authentic_signing_time: Option<DateTime<Utc>>,
-) -> RevocationStatus {
-    RevocationStatus::Good
+) -> CertStatus {
+    let ocsp = cert.ocsp_urls();
+    let crl = cert.crl_urls();
+    if ocsp.is_empty() && crl.is_empty() {
+        return CertStatus::Good;
+    }
+    if material.crls.is_empty() && material.ocsp_responses.is_empty() {
+        let mut sources: Vec<String> = ocsp;
+        sources.extend(crl);
+        return CertStatus::Unknown(format!(
+            "no OCSP response or CRL was supplied for it (it names {})",
+            sources.join(", ")
+        ));
+    }
+    CertStatus::Unknown("validation of stapled OCSP responses and CRLs is not available yet".into())
 }
