@@ -210,7 +210,8 @@ fn live_exception_admits_without_registry_calls_and_expired_one_does_not() {
     assert!(registry.calls.borrow().is_empty());
     let warnings = r.warnings.unwrap();
     assert!(warnings[0].contains("registry.example.com/synthetic/**") && warnings[0].contains("CHG-1234"), "{warnings:?}");
-    assert!(warnings[0].contains("38 days left"), "{warnings:?}");
+    // "2026-12-31" lasts until the end of that day (UTC): 39 whole days from 2026-11-23.
+    assert!(warnings[0].contains("39 days left"), "{warnings:?}");
 
     let expired = with(
         settings(),
