@@ -1,1 +1,245 @@
-fn main() {}
+//! `vns`: publish Notation signature bundles for the Kubewarden policy,
+//! verify images on deploy paths without an admission controller, and
+//! report the signing posture of a set of images.
+
+mod attach;
+mod auth;
+mod registry;
+mod settings_file;
+mod sync;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use notation_verifier::reference::ImageRef;
+
+use crate::registry::{Registry, RegistryOptions};
+
+/// Exit codes (documented in --help).
+const EXIT_FAILED: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+const EXIT_REGISTRY: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "vns",
+    version,
+    about = "Publish Notation signature bundles, verify images, report signing posture",
+    after_help = "Exit codes: 0 success, 1 verification failed, 2 usage or settings error, 3 registry error.\n\n\
+Examples:\n  vns attach myregistry.azurecr.io/app:1.4.2\n  vns sync myregistry.azurecr.io/app --concurrency 8\n  vns verify myregistry.azurecr.io/app:1.4.2 --settings settings.yaml\n  vns verify --output json IMAGE --settings settings.yaml"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// More log output (-v info, -vv debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Use plain HTTP for every registry (loopback registries always use it).
+    #[arg(long, global = true)]
+    plain_http: bool,
+    /// Use plain HTTP for this registry (host[:port]); repeatable.
+    #[arg(long = "insecure-registry", value_name = "HOST", global = true)]
+    insecure_registries: Vec<String>,
+    /// Registry user name (else the Docker config file is used).
+    #[arg(long, env = "VNS_USERNAME", global = true)]
+    username: Option<String>,
+    /// Registry password or token.
+    #[arg(long, env = "VNS_PASSWORD", global = true, hide_env_values = true)]
+    password: Option<String>,
+    /// Seconds that retries of one registry call may take (429 / 5xx / network).
+    #[arg(long, default_value_t = 30, global = true)]
+    retry_seconds: u64,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum OutputFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Publish the signature bundle of each image (run right after `notation sign`).
+    Attach {
+        /// Image references (tag or digest).
+        #[arg(required = true)]
+        images: Vec<String>,
+        #[arg(long, value_enum, default_value = "human")]
+        output: OutputFormat,
+    },
+    /// Attach every tag of each repository (backfill, scheduled job).
+    Sync {
+        /// Repositories (`registry/path/name`).
+        #[arg(required = true)]
+        repositories: Vec<String>,
+        /// Only these tags (comma-separated) instead of all tags.
+        #[arg(long, value_delimiter = ',')]
+        tags: Vec<String>,
+        /// Images attached in parallel.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        #[arg(long, value_enum, default_value = "human")]
+        output: OutputFormat,
+    },
+    /// Verify images with the policy's settings file, reading signatures from the registry.
+    Verify {
+        #[arg(required = true)]
+        images: Vec<String>,
+        /// The policy settings (YAML or JSON): trust policy, stores, exceptions, enforcement.
+        #[arg(long, short)]
+        settings: PathBuf,
+        #[arg(long, value_enum, default_value = "human")]
+        output: OutputFormat,
+    },
+}
+
+fn registries_of(refs: &[String]) -> Vec<String> {
+    refs.iter()
+        .filter_map(|r| ImageRef::parse(r).ok())
+        .map(|r| r.registry().to_string())
+        .collect()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter.into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("vns: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+fn options(cli: &Cli) -> Result<RegistryOptions, String> {
+    let explicit = match (&cli.username, &cli.password) {
+        (Some(u), Some(p)) => Some((u.clone(), p.clone())),
+        (None, None) => None,
+        _ => return Err("--username and --password go together".into()),
+    };
+    Ok(RegistryOptions {
+        plain_http: cli.insecure_registries.clone(),
+        plain_http_all: cli.plain_http,
+        retry_budget: Duration::from_secs(cli.retry_seconds),
+        credentials: auth::Credentials { explicit, docker_config: true },
+    })
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("vns: cannot encode the report: {e}"),
+    }
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    let opts = match options(&cli) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("vns: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match &cli.command {
+        Command::Attach { images, output } => {
+            for image in images {
+                if let Err(e) = ImageRef::parse(image) {
+                    eprintln!("vns: {e}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            }
+            let registry = Registry::new(opts, &registries_of(images));
+            let mut code = 0u8;
+            let mut results = Vec::new();
+            for image in images {
+                let result = attach::attach(&registry, image).await;
+                let line = match &result {
+                    Ok(attach::AttachOutcome::Bundled { digest, tag, signatures }) => {
+                        format!("bundled   {image} ({digest}): {signatures} signature(s) in :{tag}")
+                    }
+                    Ok(attach::AttachOutcome::Unchanged { digest, tag, signatures }) => {
+                        format!("unchanged {image} ({digest}): :{tag} already lists its {signatures} signature(s)")
+                    }
+                    Ok(attach::AttachOutcome::Unsigned { digest }) => {
+                        code = code.max(EXIT_FAILED);
+                        format!("unsigned  {image} ({digest}): no Notation signature; sign it with `notation sign` first")
+                    }
+                    Err(e) => {
+                        code = code.max(match e {
+                            attach::AttachError::Reference(_) => EXIT_USAGE,
+                            _ => EXIT_REGISTRY,
+                        });
+                        format!("error     {image}: {e}")
+                    }
+                };
+                if *output == OutputFormat::Human {
+                    println!("{line}");
+                }
+                results.push(serde_json::json!({"image": image, "result": line}));
+            }
+            if *output == OutputFormat::Json {
+                print_json(&results);
+            }
+            ExitCode::from(code)
+        }
+        Command::Sync { repositories, tags, concurrency, output } => {
+            let registry = Registry::new(opts, &registries_of(repositories));
+            let mut images = Vec::new();
+            for repo in repositories {
+                match sync::images_of(&registry, repo, tags).await {
+                    Ok(list) => images.extend(list),
+                    Err(e) => {
+                        eprintln!("vns: {e}");
+                        return ExitCode::from(EXIT_REGISTRY);
+                    }
+                }
+            }
+            let summary = sync::sync(&registry, images, *concurrency, *output == OutputFormat::Human).await;
+            if *output == OutputFormat::Json {
+                print_json(&summary);
+            } else {
+                println!(
+                    "bundled {}, unchanged {}, unsigned {}, errors {}",
+                    summary.bundled, summary.unchanged, summary.unsigned, summary.errors
+                );
+                for e in &summary.error_details {
+                    println!("error: {e}");
+                }
+            }
+            ExitCode::from(if summary.errors > 0 { EXIT_REGISTRY } else { 0 })
+        }
+        Command::Verify { images, settings, output } => {
+            let settings = match settings_file::load(settings) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("vns: {e}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            };
+            let registry = Registry::new(opts, &registries_of(images));
+            let now = chrono::Utc::now();
+            let mut reports = Vec::new();
+            for image in images {
+                reports.push(verify::verify_image(&registry, &settings, image, now).await);
+            }
+            match output {
+                OutputFormat::Json => print_json(&reports),
+                OutputFormat::Human => print!("{}", verify::render_human(&reports, settings.enforcement)),
+            }
+            ExitCode::from(u8::try_from(verify::exit_code(&reports, settings.enforcement)).unwrap_or(EXIT_FAILED))
+        }
+    }
+}

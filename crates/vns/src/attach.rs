@@ -1,0 +1,83 @@
+//! `vns attach`: publish the signature bundle of an image (writer rules of
+//! docs/signature-bundle.md). The bundle is built completely in memory and
+//! pushed in one manifest PUT, so the registry never holds a partial one.
+
+use chrono::Utc;
+use notation_verifier::bundle::{self, BundleLayer};
+use notation_verifier::reference::ImageRef;
+use serde_json::Value;
+
+use crate::registry::{Registry, RegistryError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttachOutcome {
+    /// A new or changed bundle was pushed.
+    Bundled { digest: String, tag: String, signatures: usize },
+    /// The bundle already lists exactly these signatures.
+    Unchanged { digest: String, tag: String, signatures: usize },
+    /// The image has no Notation signature: nothing was pushed.
+    Unsigned { digest: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AttachError {
+    #[error("{0}")]
+    Reference(#[from] notation_verifier::reference::ReferenceError),
+    #[error("{0}")]
+    Registry(#[from] RegistryError),
+    #[error("{0}")]
+    Bundle(#[from] bundle::BundleError),
+}
+
+/// The layers the writer would publish now, in listing order.
+pub async fn current_layers(registry: &Registry, image: &ImageRef, digest: &str) -> Result<Vec<BundleLayer>, RegistryError> {
+    let mut layers = Vec::new();
+    for manifest_digest in registry.signature_manifests(image, digest).await? {
+        if let Some(sig) = registry.signature(image, &manifest_digest).await? {
+            layers.push(bundle::layer_for(&sig.media_type, sig.envelope, &sig.manifest_digest, sig.thumbprints));
+        }
+    }
+    Ok(layers)
+}
+
+/// Layer digests of the bundle now in the registry, if there is one.
+pub async fn published_layers(registry: &Registry, image: &ImageRef, tag: &str) -> Result<Option<Vec<String>>, RegistryError> {
+    match registry.manifest(image, tag).await {
+        Ok((bytes, _)) => {
+            let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            Ok(Some(
+                json["layers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|l| l["digest"].as_str().map(str::to_owned))
+                    .collect(),
+            ))
+        }
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn attach(registry: &Registry, image: &str) -> Result<AttachOutcome, AttachError> {
+    let image = ImageRef::parse(image)?;
+    let subject = registry.resolve(&image).await?;
+    let tag = bundle::bundle_tag(&subject.digest)?;
+    let layers = current_layers(registry, &image, &subject.digest).await?;
+    if layers.is_empty() {
+        return Ok(AttachOutcome::Unsigned { digest: subject.digest });
+    }
+    let wanted: Vec<String> = layers.iter().map(|l| l.digest.clone()).collect();
+    if published_layers(registry, &image, &tag).await?.as_ref() == Some(&wanted) {
+        return Ok(AttachOutcome::Unchanged { digest: subject.digest, tag, signatures: layers.len() });
+    }
+    let manifest = bundle::build_manifest(&subject, &layers, Utc::now());
+    let body = serde_json::to_vec(&manifest).map_err(|e| RegistryError {
+        registry: image.registry().to_string(),
+        operation: "encode bundle".into(),
+        kind: crate::registry::ErrorKind::Protocol,
+        message: e.to_string(),
+    })?;
+    registry.push_manifest(&image, &tag, &body, bundle::MANIFEST_MEDIA_TYPE).await?;
+    Ok(AttachOutcome::Bundled { digest: subject.digest, tag, signatures: layers.len() })
+}

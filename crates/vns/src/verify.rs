@@ -1,0 +1,227 @@
+//! `vns verify`: the deploy gate for paths without an admission controller.
+//! Same settings and the same verifier as the policy, but signatures are
+//! read straight from the registry (Referrers API / tag schema), so no
+//! bundle is needed.
+
+use chrono::{DateTime, Utc};
+use notation_verifier::reference::ImageRef;
+use notation_verifier::revocation::RevocationMaterial;
+use notation_verifier::settings::{Enforcement, ExceptionMatch, ValidatedSettings};
+use notation_verifier::trust_policy::Level;
+use notation_verifier::verdict::{Outcome, ReasonCode, Verdict};
+use notation_verifier::verify::{Signature, VerificationInput};
+use serde::Serialize;
+
+use crate::registry::{FoundSignature, Registry};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Status {
+    Verified,
+    Failed,
+    Excepted,
+    Skipped,
+    RegistryError,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageReport {
+    pub image: String,
+    pub normalized: Option<String>,
+    pub digest: Option<String>,
+    pub status: Status,
+    pub reason: Option<ReasonCode>,
+    pub message: Option<String>,
+    pub hint: Option<String>,
+    pub signer: Option<String>,
+    pub statement: Option<String>,
+    pub warnings: Vec<String>,
+    /// Signatures found in the registry (before the verification limit).
+    pub signatures_found: usize,
+    pub verdict: Option<Verdict>,
+}
+
+impl ImageReport {
+    fn new(image: &str) -> Self {
+        ImageReport {
+            image: image.to_string(),
+            normalized: None,
+            digest: None,
+            status: Status::Failed,
+            reason: None,
+            message: None,
+            hint: None,
+            signer: None,
+            statement: None,
+            warnings: Vec::new(),
+            signatures_found: 0,
+            verdict: None,
+        }
+    }
+
+    fn fail(mut self, status: Status, reason: ReasonCode, message: String) -> Self {
+        self.status = status;
+        self.hint = Some(reason.hint().to_string());
+        self.reason = Some(reason);
+        self.message = Some(message);
+        self
+    }
+}
+
+/// What the registry holds for one image, read once and shared by
+/// `verify` and `scan`.
+pub struct Fetched {
+    pub digest: String,
+    pub descriptor: notation_verifier::verify::Descriptor,
+    pub signatures: Vec<FoundSignature>,
+}
+
+pub async fn fetch(registry: &Registry, image: &ImageRef, max: usize) -> Result<Fetched, crate::registry::RegistryError> {
+    let descriptor = registry.resolve(image).await?;
+    let mut signatures = Vec::new();
+    for manifest in registry.signature_manifests(image, &descriptor.digest).await? {
+        if signatures.len() >= max {
+            break;
+        }
+        if let Some(sig) = registry.signature(image, &manifest).await? {
+            signatures.push(sig);
+        }
+    }
+    Ok(Fetched { digest: descriptor.digest.clone(), descriptor, signatures })
+}
+
+/// Runs the core verifier over fetched signatures.
+pub fn verify_fetched(settings: &ValidatedSettings, image: &ImageRef, fetched: &Fetched, now: DateTime<Utc>) -> Verdict {
+    let signatures: Vec<Signature<'_>> = fetched
+        .signatures
+        .iter()
+        .map(|s| Signature { media_type: s.media_type.as_str(), envelope: s.envelope.as_slice() })
+        .collect();
+    let revocation = RevocationMaterial::default();
+    let repository = image.repository_path();
+    settings.verifier.verify(&VerificationInput {
+        repository: &repository,
+        descriptor: &fetched.descriptor,
+        signatures: &signatures,
+        time: now,
+        revocation: &revocation,
+        limits: settings.limits,
+    })
+}
+
+pub async fn verify_image(registry: &Registry, settings: &ValidatedSettings, image: &str, now: DateTime<Utc>) -> ImageReport {
+    let report = ImageReport::new(image);
+    let reference = match ImageRef::parse(image) {
+        Ok(r) => r,
+        Err(e) => return report.fail(Status::Failed, ReasonCode::InvalidReference, e.to_string()),
+    };
+    let mut report = ImageReport { normalized: Some(reference.normalized()), ..report };
+    match settings.exception_for(&reference.normalized(), now) {
+        ExceptionMatch::Active { exception, reason, expires, days_left } => {
+            report.status = Status::Excepted;
+            report.message = Some(format!(
+                "admitted without verification by exception \"{exception}\"{} until {} ({days_left} days left)",
+                reason.map(|r| format!(" ({r})")).unwrap_or_default(),
+                expires.format("%Y-%m-%d %H:%M UTC")
+            ));
+            return report;
+        }
+        ExceptionMatch::Expired { exception, expired } => report.warnings.push(format!(
+            "exception \"{exception}\" expired on {} and no longer applies",
+            expired.format("%Y-%m-%d %H:%M UTC")
+        )),
+        ExceptionMatch::None => {}
+    }
+    match settings.verifier.policy.statement_for(&reference.repository_path()) {
+        Ok(s) if s.level == Level::Skip => {
+            report.status = Status::Skipped;
+            report.statement = Some(s.name.clone());
+            report.message = Some(format!("trust policy statement \"{}\" skips verification", s.name));
+            return report;
+        }
+        Ok(_) => {}
+        Err(e) => return report.fail(Status::Failed, ReasonCode::NoApplicablePolicy, e.to_string()),
+    }
+    let fetched = match fetch(registry, &reference, settings.limits.max_signatures).await {
+        Ok(f) => f,
+        Err(e) => return report.fail(Status::RegistryError, ReasonCode::RegistryError, e.to_string()),
+    };
+    report.digest = Some(fetched.digest.clone());
+    report.signatures_found = fetched.signatures.len();
+    let verdict = verify_fetched(settings, &reference, &fetched, now);
+    report.statement = verdict.statement.clone();
+    report.signer = verdict
+        .passing_signature()
+        .or(verdict.signatures.first())
+        .and_then(|s| s.signer_subject.clone());
+    report.warnings.extend(verdict.warnings());
+    match verdict.outcome {
+        Outcome::Verified => report.status = Status::Verified,
+        Outcome::Skipped => report.status = Status::Skipped,
+        Outcome::Failed => {
+            let (reason, message) = verdict
+                .failure
+                .as_ref()
+                .map(|f| (f.reason, f.message.clone()))
+                .unwrap_or((ReasonCode::NoSignature, "verification failed".into()));
+            let message = if reason == ReasonCode::NoSignature {
+                format!("{message}; sign it with `notation sign {}`", reference.at_digest(&fetched.digest))
+            } else {
+                message
+            };
+            report = report.fail(Status::Failed, reason, message);
+        }
+    }
+    report.verdict = Some(verdict);
+    report
+}
+
+/// Exit code of a `verify` run: 3 if the registry failed us, else 1 if an
+/// image failed and enforcement is `deny`, else 0.
+pub fn exit_code(reports: &[ImageReport], enforcement: Enforcement) -> i32 {
+    if reports.iter().any(|r| r.status == Status::RegistryError) {
+        3
+    } else if reports.iter().any(|r| r.status == Status::Failed) && enforcement == Enforcement::Deny {
+        1
+    } else {
+        0
+    }
+}
+
+pub fn render_human(reports: &[ImageReport], enforcement: Enforcement) -> String {
+    let mut out = String::new();
+    for r in reports {
+        let label = match r.status {
+            Status::Verified => "VERIFIED",
+            Status::Failed if enforcement == Enforcement::Warn => "WARN",
+            Status::Failed => "FAILED",
+            Status::Excepted => "EXCEPTED",
+            Status::Skipped => "SKIPPED",
+            Status::RegistryError => "ERROR",
+        };
+        out.push_str(&format!("{label:9} {}", r.image));
+        if let Some(d) = &r.digest {
+            out.push_str(&format!(" ({d})"));
+        }
+        out.push('\n');
+        if let Some(s) = &r.signer {
+            out.push_str(&format!("          signer: {s}\n"));
+        }
+        if let Some(st) = &r.statement {
+            out.push_str(&format!("          trust policy statement: {st}\n"));
+        }
+        if let Some(reason) = r.reason {
+            out.push_str(&format!("          {reason}: {}\n", r.message.as_deref().unwrap_or_default()));
+            if let Some(h) = &r.hint {
+                out.push_str(&format!("          what to do: {h}\n"));
+            }
+        } else if let Some(m) = &r.message {
+            out.push_str(&format!("          {m}\n"));
+        }
+        for w in &r.warnings {
+            out.push_str(&format!("          warning: {w}\n"));
+        }
+    }
+    out
+}
