@@ -129,7 +129,47 @@ pub fn push_layout(layout: &Path, registry_repo: &str) -> Result<PushedLayout, L
         }
         pending = next;
     }
+    update_referrers_indexes(layout, &base, &pushed)?;
     Ok(pushed)
+}
+
+/// A Notation push to a registry without the Referrers API also adds the
+/// signature to the subject's `<alg>-<hex>` tag-schema index. Layouts can
+/// hold signatures that their own index misses (pushed later through the
+/// API); make the registry's index list every manifest whose subject is
+/// in the layout, as the registry would after those pushes.
+fn update_referrers_indexes(layout: &Path, base: &str, pushed: &PushedLayout) -> Result<(), LayoutError> {
+    let mut by_subject: Vec<(String, Vec<Value>)> = Vec::new();
+    for (digest, media_type, size) in &pushed.manifests {
+        let body = read(&blob_path(layout, digest)?)?;
+        let manifest: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let Some(subject) = manifest["subject"]["digest"].as_str() else {
+            continue;
+        };
+        let mut entry = serde_json::json!({"mediaType": media_type, "digest": digest, "size": size});
+        let artifact_type = manifest["artifactType"].as_str().or(manifest["config"]["mediaType"].as_str());
+        if let Some(t) = artifact_type {
+            entry["artifactType"] = Value::String(t.to_string());
+        }
+        if let Some(a) = manifest.get("annotations") {
+            entry["annotations"] = a.clone();
+        }
+        match by_subject.iter_mut().find(|(s, _)| s == subject) {
+            Some((_, list)) => list.push(entry),
+            None => by_subject.push((subject.to_string(), vec![entry])),
+        }
+    }
+    for (subject, entries) in by_subject {
+        let tag = subject.replacen(':', "-", 1);
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": entries,
+        });
+        let body = serde_json::to_vec(&index).map_err(|e| LayoutError::Invalid(e.to_string()))?;
+        put_manifest(base, &tag, "application/vnd.oci.image.index.v1+json", &body)?;
+    }
+    Ok(())
 }
 
 pub fn push_blob(base: &str, digest: &str, bytes: &[u8]) -> Result<(), LayoutError> {

@@ -33,7 +33,7 @@ pub enum AttachError {
 pub async fn current_layers(registry: &Registry, image: &ImageRef, digest: &str) -> Result<Vec<BundleLayer>, RegistryError> {
     let mut layers = Vec::new();
     for manifest_digest in registry.signature_manifests(image, digest).await? {
-        if let Some(sig) = registry.signature(image, &manifest_digest).await? {
+        if let Some(sig) = registry.signature(image, &manifest_digest).await?.filter(|s| s.is_envelope()) {
             layers.push(bundle::layer_for(&sig.media_type, sig.envelope, &sig.manifest_digest, sig.thumbprints));
         }
     }

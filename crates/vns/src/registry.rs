@@ -95,6 +95,13 @@ pub struct FoundSignature {
     pub thumbprints: Option<String>,
 }
 
+impl FoundSignature {
+    /// Whether the layer is a JWS or COSE envelope.
+    pub fn is_envelope(&self) -> bool {
+        self.media_type == MEDIA_TYPE_JWS || self.media_type == MEDIA_TYPE_COSE
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RegistryOptions {
     /// Registries reached over plain HTTP (loopback ones always are, as
@@ -279,8 +286,8 @@ impl Registry {
         Ok(digests)
     }
 
-    /// Reads one signature manifest and its envelope; `None` when it is not
-    /// a Notation signature with an envelope layer.
+    /// Reads one signature manifest and its first layer; `None` when it is
+    /// not a Notation signature or has no layer.
     pub async fn signature(&self, image: &ImageRef, manifest_digest: &str) -> Result<Option<FoundSignature>, RegistryError> {
         let (bytes, _) = self.manifest(image, manifest_digest).await?;
         let protocol = |message: String| RegistryError {
@@ -297,10 +304,10 @@ impl Registry {
         let Some(layer) = json["layers"].get(0) else {
             return Ok(None);
         };
+        // A layer of another media type is still returned: a verifier must
+        // report it as an unsupported envelope (as notation does), while the
+        // bundle writer skips it.
         let media_type = layer["mediaType"].as_str().unwrap_or_default();
-        if media_type != MEDIA_TYPE_JWS && media_type != MEDIA_TYPE_COSE {
-            return Ok(None);
-        }
         let digest = layer["digest"].as_str().ok_or_else(|| protocol("the envelope layer has no digest".into()))?;
         let size = layer["size"].as_u64().ok_or_else(|| protocol("the envelope layer has no size".into()))?;
         if size > MAX_ENVELOPE_SIZE {

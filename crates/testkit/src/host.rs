@@ -1,0 +1,898 @@
+//! The waPC host that runs the built policy module the way Kubewarden does.
+//!
+//! `kwctl` is not installable here, so acceptance tests and benchmarks load
+//! `verify_notation_signatures.wasm` through the same stack as
+//! policy-evaluator: `wapc` 2.1 over `wasmtime-provider` 2.19 with its
+//! default WASI context (the policy reads the clock through
+//! `SystemTime::now()`), compiled once and instantiated afresh for every
+//! call. Host calls are answered like the real callback handler: the same
+//! dispatch order (binding, capability allow-list, namespace), the same
+//! reference normalisation (`oci_spec` `Reference`), the same manifest
+//! re-serialisation (`oci-client` structs) and the same error text, so a
+//! policy that passes here meets no surprise in a cluster.
+//!
+//! Registry answers come from a [`Backend`]: [`RegistryBackend`] talks to a
+//! real registry, [`MemoryBackend`] serves maps (benchmarks, no network).
+
+use std::collections::{BTreeMap, HashMap};
+use std::error::Error as StdError;
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use oci_client::errors::{OciDistributionError, OciEnvelope};
+use oci_client::manifest::{OciManifest, Versioned};
+use oci_client::{ParseError, Reference};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256, Sha384, Sha512};
+use wapc::WapcHost;
+use wasmtime_provider::{WasmtimeEngineProviderBuilder, WasmtimeEngineProviderPre};
+
+/// The capabilities this host implements. Everything else is refused the way
+/// `kwctl run --allowed-host-capabilities oci/v1/manifest_digest
+/// --allowed-host-capabilities oci/v1/oci_manifest` refuses it, which is
+/// exactly the grant the policy's metadata declares.
+pub const ALLOWED_CAPABILITIES: [&str; 2] = ["oci/v1/manifest_digest", "oci/v1/oci_manifest"];
+
+/// The Accept list of `oci-client` (Docker v2 manifest and manifest list, OCI
+/// manifest and index): registries choose the representation from it.
+const MANIFEST_ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json, \
+     application/vnd.docker.distribution.manifest.list.v2+json, \
+     application/vnd.oci.image.manifest.v1+json, \
+     application/vnd.oci.image.index.v1+json";
+
+const MANIFEST_MEDIA_TYPES: [&str; 4] = [
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+];
+
+/// Registries cap manifests at 4 MiB; the margin only guards against a
+/// misbehaving server.
+const MAX_MANIFEST_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Host-side failures, each naming the module and the operation involved so
+/// a failing acceptance test says what broke without a debugger.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("cannot read the policy module {path}: {source}")]
+    ReadModule {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot set up the wasmtime engine for {path}: {source}")]
+    Engine {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn StdError + Send + Sync>,
+    },
+    #[error("cannot compile {path}: {source}")]
+    Compile {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn StdError + Send + Sync>,
+    },
+    #[error("cannot instantiate {path} to call `{operation}`: {source}")]
+    Instantiate {
+        path: PathBuf,
+        operation: String,
+        #[source]
+        source: Box<dyn StdError + Send + Sync>,
+    },
+    #[error("{path}: the guest operation `{operation}` failed: {source}")]
+    GuestCall {
+        path: PathBuf,
+        operation: String,
+        #[source]
+        source: wapc::errors::Error,
+    },
+    #[error("{path}: cannot encode the `{operation}` payload: {source}")]
+    EncodePayload {
+        path: PathBuf,
+        operation: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{path}: the `{operation}` answer is not the expected JSON ({text}): {source}")]
+    DecodeResponse {
+        path: PathBuf,
+        operation: String,
+        text: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("invalid image reference {reference:?}: {source}")]
+    Reference {
+        reference: String,
+        #[source]
+        source: ParseError,
+    },
+    #[error("cannot serialise the manifest stored for {reference}: {source}")]
+    Manifest {
+        reference: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// How to build the engine. The default is policy-evaluator's engine
+/// (`wasmtime::Config::default()`, no cache, no deadline, as `kwctl run`).
+#[derive(Debug, Clone, Default)]
+pub struct HostOptions {
+    /// Report the guest's linear-memory size per evaluation. This swaps
+    /// wasmtime's guard-page memories for host-allocated ones with explicit
+    /// bounds checks, so leave it off when timing evaluations.
+    pub measure_memory: bool,
+    /// Wasmtime's compilation cache directory: compiling the policy with
+    /// an unoptimised (debug) wasmtime takes long, and tests load it often.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// A compiled policy module plus the registry its host calls reach.
+pub struct PolicyHost {
+    path: PathBuf,
+    pre: WasmtimeEngineProviderPre,
+    backend: Arc<dyn Backend>,
+    measure_memory: bool,
+}
+
+impl fmt::Debug for PolicyHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PolicyHost")
+            .field("path", &self.path)
+            .field("measure_memory", &self.measure_memory)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One host call the guest made, in order, so tests can assert the number
+/// of registry round trips and what each one answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostCall {
+    pub binding: String,
+    pub namespace: String,
+    pub operation: String,
+    /// The request payload as text (for `oci` calls, a JSON string).
+    pub payload: String,
+    /// The answer the guest received, or the error text it received.
+    pub result: Result<String, String>,
+}
+
+impl HostCall {
+    /// `"{namespace}/{operation}"`, the capability path of the allow-list.
+    pub fn capability(&self) -> String {
+        format!("{}/{}", self.namespace, self.operation)
+    }
+}
+
+/// The SDK's `ValidationResponse`, as the policy serialised it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ValidationResponse {
+    pub accepted: bool,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub code: Option<u16>,
+    #[serde(default)]
+    pub mutated_object: Option<Value>,
+    #[serde(default)]
+    pub warnings: Option<Vec<String>>,
+    #[serde(default)]
+    pub audit_annotations: Option<BTreeMap<String, String>>,
+}
+
+/// The outcome of one `validate` call.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub response: ValidationResponse,
+    /// The response JSON exactly as the guest wrote it.
+    pub raw: Value,
+    /// Every host call of this evaluation, in order.
+    pub calls: Vec<HostCall>,
+    /// The guest's linear memory after the call, in bytes (wasm memory never
+    /// shrinks, so this is the peak). `None` unless
+    /// [`HostOptions::measure_memory`] is set.
+    pub peak_memory_bytes: Option<u64>,
+}
+
+impl Evaluation {
+    /// The calls that reached the registry (the `oci` namespace).
+    pub fn registry_calls(&self) -> Vec<&HostCall> {
+        self.calls.iter().filter(|c| c.namespace == "oci").collect()
+    }
+
+    /// The capability paths called, in order, e.g. for an `assert_eq!`.
+    pub fn capabilities(&self) -> Vec<String> {
+        self.calls.iter().map(HostCall::capability).collect()
+    }
+}
+
+impl PolicyHost {
+    /// Compiles the module with the engine policy-evaluator uses; every
+    /// image is then unknown until a backend is attached.
+    pub fn load(wasm: &Path) -> Result<Self, HostError> {
+        Self::load_with(wasm, &HostOptions::default())
+    }
+
+    /// As [`PolicyHost::load`], with engine options.
+    pub fn load_with(wasm: &Path, options: &HostOptions) -> Result<Self, HostError> {
+        let path = wasm.to_path_buf();
+        let bytes = std::fs::read(wasm).map_err(|source| HostError::ReadModule { path: path.clone(), source })?;
+        let engine_error = |source: Box<dyn StdError + Send + Sync>| HostError::Engine { path: path.clone(), source };
+
+        let mut config = wasmtime_provider::wasmtime::Config::default();
+        if let Some(dir) = &options.cache_dir {
+            let mut cache_config = wasmtime_provider::wasmtime::CacheConfig::new();
+            cache_config.with_directory(dir);
+            let cache = wasmtime_provider::wasmtime::Cache::new(cache_config).map_err(|e| engine_error(e.into()))?;
+            config.cache(Some(cache));
+        }
+        if options.measure_memory {
+            memory::configure(&mut config);
+        }
+        let engine = wasmtime_provider::wasmtime::Engine::new(&config).map_err(|e| engine_error(e.into()))?;
+        let module = wasmtime_provider::wasmtime::Module::new(&engine, &bytes)
+            .map_err(|e| HostError::Compile { path: path.clone(), source: e.into() })?;
+        let pre = WasmtimeEngineProviderBuilder::new()
+            .engine(engine)
+            .module(module)
+            .build_pre()
+            .map_err(|e| HostError::Compile { path: path.clone(), source: Box::new(e) })?;
+        Ok(PolicyHost { path, pre, backend: Arc::new(MemoryBackend::new()), measure_memory: options.measure_memory })
+    }
+
+    /// Points the `oci` host calls at `backend`. Shared so that a test can
+    /// keep filling a [`MemoryBackend`] after handing it over.
+    pub fn with_backend(mut self, backend: Arc<dyn Backend>) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// The guest operation `validate`, with the SDK's `ValidationRequest`
+    /// payload: what policy-server sends for one admission request.
+    pub fn validate(&self, request: &Value, settings: &Value) -> Result<Evaluation, HostError> {
+        const OPERATION: &str = "validate";
+        let payload = json!({ "request": request, "settings": settings });
+        let (raw, calls, peak_memory_bytes) = self.call_json(OPERATION, &payload)?;
+        let response = ValidationResponse::deserialize(&raw).map_err(|source| HostError::DecodeResponse {
+            path: self.path.clone(),
+            operation: OPERATION.into(),
+            text: raw.to_string(),
+            source,
+        })?;
+        Ok(Evaluation { response, raw, calls, peak_memory_bytes })
+    }
+
+    /// The guest operation `validate_settings`: `{"valid": bool, "message": …}`,
+    /// what policy-server asks before it serves the policy.
+    pub fn validate_settings(&self, settings: &Value) -> Result<Value, HostError> {
+        let (answer, _, _) = self.call_json("validate_settings", settings)?;
+        Ok(answer)
+    }
+
+    /// The guest operation `protocol_version` (`"v1"` for SDK policies).
+    pub fn protocol_version(&self) -> Result<Value, HostError> {
+        let (answer, _, _) = self.call("protocol_version", &[])?;
+        serde_json::from_slice(&answer).map_err(|source| HostError::DecodeResponse {
+            path: self.path.clone(),
+            operation: "protocol_version".into(),
+            text: String::from_utf8_lossy(&answer).into_owned(),
+            source,
+        })
+    }
+
+    fn call_json(&self, operation: &str, payload: &Value) -> Result<(Value, Vec<HostCall>, Option<u64>), HostError> {
+        let bytes = serde_json::to_vec(payload).map_err(|source| HostError::EncodePayload {
+            path: self.path.clone(),
+            operation: operation.into(),
+            source,
+        })?;
+        let (answer, calls, memory) = self.call(operation, &bytes)?;
+        let value = serde_json::from_slice(&answer).map_err(|source| HostError::DecodeResponse {
+            path: self.path.clone(),
+            operation: operation.into(),
+            text: String::from_utf8_lossy(&answer).into_owned(),
+            source,
+        })?;
+        Ok((value, calls, memory))
+    }
+
+    /// One guest call in a fresh instance, as Kubewarden evaluates: nothing
+    /// a previous evaluation left in linear memory can leak into this one.
+    fn call(&self, operation: &str, payload: &[u8]) -> Result<(Vec<u8>, Vec<HostCall>, Option<u64>), HostError> {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let callback = {
+            let backend = Arc::clone(&self.backend);
+            let calls = Arc::clone(&calls);
+            move |_id: u64, binding: &str, namespace: &str, operation: &str, payload: &[u8]| {
+                let result = dispatch(backend.as_ref(), binding, namespace, operation, payload);
+                calls.lock().unwrap_or_else(PoisonError::into_inner).push(HostCall {
+                    binding: binding.to_string(),
+                    namespace: namespace.to_string(),
+                    operation: operation.to_string(),
+                    payload: String::from_utf8_lossy(payload).into_owned(),
+                    result: result.as_ref().map(|a| String::from_utf8_lossy(a).into_owned()).map_err(Clone::clone),
+                });
+                result.map_err(Into::into)
+            }
+        };
+        let peak = self.measure_memory.then(|| Arc::new(AtomicU64::new(0)));
+        let _scope = memory::Scope::enter(peak.clone());
+        let instantiate_error = |source: Box<dyn StdError + Send + Sync>| HostError::Instantiate {
+            path: self.path.clone(),
+            operation: operation.into(),
+            source,
+        };
+        let provider = self.pre.rehydrate(None).map_err(|e| instantiate_error(Box::new(e)))?;
+        let host =
+            WapcHost::new(Box::new(provider), Some(Box::new(callback))).map_err(|e| instantiate_error(Box::new(e)))?;
+        let answer = host.call(operation, payload).map_err(|source| HostError::GuestCall {
+            path: self.path.clone(),
+            operation: operation.into(),
+            source,
+        })?;
+        drop(host);
+        let calls = std::mem::take(&mut *calls.lock().unwrap_or_else(PoisonError::into_inner));
+        Ok((answer, calls, peak.map(|p| p.load(Ordering::Relaxed))))
+    }
+}
+
+/// policy-evaluator's `host_callback`, reduced to the two capabilities the
+/// policy is granted. The `Err` text is what the guest receives after
+/// `Host error: `.
+fn dispatch(
+    backend: &dyn Backend,
+    binding: &str,
+    namespace: &str,
+    operation: &str,
+    payload: &[u8],
+) -> Result<Vec<u8>, String> {
+    if binding != "kubewarden" {
+        return Err(format!("unknown binding: {binding}"));
+    }
+    let capability = format!("{namespace}/{operation}");
+    if namespace != "tracing" && !ALLOWED_CAPABILITIES.contains(&capability.as_str()) {
+        return Err(format!(
+            "Policy has not been granted access to the '{capability}' host capability. The violation has been reported."
+        ));
+    }
+    match (namespace, operation) {
+        // The SDK's slog drain; the real host forwards it to its own log.
+        ("tracing", "log") => Ok(Vec::new()),
+        ("tracing", _) => Err(format!("unknown operation: {operation}")),
+        ("oci", "v1/manifest_digest") => {
+            let image: String = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+            let reference = parse_reference(&image).map_err(|e| callback_failure(&e))?;
+            let digest = backend.manifest_digest(&reference).map_err(|e| callback_failure(&e))?;
+            serde_json::to_vec(&json!({ "digest": digest })).map_err(|e| e.to_string())
+        }
+        ("oci", "v1/oci_manifest") => {
+            let image: String = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+            let reference = parse_reference(&image).map_err(|e| callback_failure(&e))?;
+            let manifest = backend.oci_manifest(&reference).map_err(|e| callback_failure(&e))?;
+            serde_json::to_vec(&manifest).map_err(|e| e.to_string())
+        }
+        _ => Err(format!("unknown operation: {operation}")),
+    }
+}
+
+/// `send_request_and_wait_for_response`: the handler's `anyhow::Error`,
+/// Debug-formatted (so with its `Caused by:` chain).
+fn callback_failure(error: &RegistryFailure) -> String {
+    format!("Callback evaluation failure: {}", anyhow_debug(error))
+}
+
+/// anyhow's `{:?}`: the message, then the source chain, numbered when it
+/// has more than one link.
+fn anyhow_debug(error: &(dyn StdError + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut causes = Vec::new();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        causes.push(cause.to_string());
+        next = cause.source();
+    }
+    if causes.len() == 1 {
+        text.push_str("\n\nCaused by:\n    ");
+        text.push_str(&causes[0].replace('\n', "\n    "));
+    } else if !causes.is_empty() {
+        text.push_str("\n\nCaused by:");
+        for (i, cause) in causes.iter().enumerate() {
+            text.push_str(&format!("\n    {i}: {}", cause.replace('\n', "\n       ")));
+        }
+    }
+    text
+}
+
+fn parse_reference(image: &str) -> Result<Reference, RegistryFailure> {
+    Reference::try_from(image).map_err(RegistryFailure::Reference)
+}
+
+/// The registry side of the two capabilities. Implementations get the
+/// reference already normalised (docker.io rules, default tag `latest`),
+/// as the real handler parses it before it reaches `oci-client`.
+pub trait Backend: Send + Sync {
+    /// `oci/v1/manifest_digest`: what the tag points to (an index for a
+    /// multi-arch tag), or the queried digest if the reference carries one.
+    fn manifest_digest(&self, reference: &Reference) -> Result<String, RegistryFailure>;
+    /// `oci/v1/oci_manifest`: the manifest as the host re-serialises it.
+    fn oci_manifest(&self, reference: &Reference) -> Result<Value, RegistryFailure>;
+}
+
+/// A failed registry interaction, shaped like policy-fetcher's
+/// `RegistryError` so its text (and `Caused by:` chain) matches the host's.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryFailure {
+    /// `RegistryError::OCIRegistryError`: anything `oci-client` reports.
+    #[error("Fail to interact with OCI registry: {0}")]
+    Registry(#[source] OciDistributionError),
+    /// A transport failure (reqwest's wording, ureq's cause).
+    #[error("Fail to interact with OCI registry: {0}")]
+    Transport(#[source] TransportError),
+    /// `RegistryError::InvalidOCIImageReferenceError`.
+    #[error("Invalid OCI image reference: {0}")]
+    Reference(#[source] ParseError),
+}
+
+/// reqwest's "error sending request for url (…)", with the client's own
+/// error as its cause.
+#[derive(Debug, thiserror::Error)]
+#[error("error sending request for url ({url})")]
+pub struct TransportError {
+    pub url: String,
+    #[source]
+    pub source: Box<dyn StdError + Send + Sync>,
+}
+
+/// `oci-client`'s `to_v2_manifest_url`: a digest wins over a tag, docker.io
+/// is served by index.docker.io.
+pub fn manifest_url(reference: &Reference) -> String {
+    let registry = reference.resolve_registry();
+    let target = reference.digest().or(reference.tag()).unwrap_or("latest");
+    format!("{}://{registry}/v2/{}/manifests/{target}", scheme_for(registry), reference.repository())
+}
+
+/// Test registries are loopback `docker-registry` instances without TLS;
+/// anything else is expected to speak HTTPS.
+pub fn scheme_for(registry: &str) -> &'static str {
+    let host = match registry.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(rest),
+        None => registry.rsplit_once(':').map_or(registry, |(host, _)| host),
+    };
+    if matches!(host, "127.0.0.1" | "localhost" | "::1") {
+        "http"
+    } else {
+        "https"
+    }
+}
+
+/// `oci-client`'s `validate_registry_response`.
+fn check_status(status: u16, body: &[u8], url: &str) -> Result<(), OciDistributionError> {
+    match status {
+        200 => Ok(()),
+        401 => Err(OciDistributionError::UnauthorizedError { url: url.to_string() }),
+        s if (200..300).contains(&s) => Err(OciDistributionError::SpecViolationError(format!(
+            "Expected HTTP Status 200 OK, got {} instead",
+            status_line(s)
+        ))),
+        s if (400..500).contains(&s) => match serde_json::from_slice::<OciEnvelope>(body) {
+            Ok(envelope) => Err(OciDistributionError::RegistryError { envelope, url: url.to_string() }),
+            Err(_) => Err(OciDistributionError::ServerError {
+                code: s,
+                url: url.to_string(),
+                message: String::from_utf8_lossy(body).into_owned(),
+            }),
+        },
+        s => Err(OciDistributionError::ServerError {
+            code: s,
+            url: url.to_string(),
+            message: String::from_utf8_lossy(body).into_owned(),
+        }),
+    }
+}
+
+/// `http::StatusCode`'s Display ("204 No Content") for the few success
+/// codes a registry may answer instead of 200.
+fn status_line(code: u16) -> String {
+    let reason = match code {
+        201 => " Created",
+        202 => " Accepted",
+        203 => " Non Authoritative Information",
+        204 => " No Content",
+        206 => " Partial Content",
+        _ => "",
+    };
+    format!("{code}{reason}")
+}
+
+/// `oci-client`'s `validate_digest`: the body must hash to the header's
+/// digest and to the reference's; with neither, the body's sha256 is it.
+fn content_digest(body: &[u8], header: Option<&str>, wanted: Option<&str>) -> Result<String, OciDistributionError> {
+    let check = |digest: &str| -> Result<String, OciDistributionError> {
+        let (algorithm, _) = digest.split_once(':').ok_or(oci_client::errors::DigestError::MissingAlgorithm)?;
+        let hex = match algorithm {
+            "sha256" => hex::encode(Sha256::digest(body)),
+            "sha384" => hex::encode(Sha384::digest(body)),
+            "sha512" => hex::encode(Sha512::digest(body)),
+            other => return Err(oci_client::errors::DigestError::UnsupportedAlgorithm(other.to_string()).into()),
+        };
+        let actual = format!("{algorithm}:{hex}");
+        if actual == digest {
+            Ok(actual)
+        } else {
+            Err(oci_client::errors::DigestError::VerificationError { expected: digest.to_string(), actual }.into())
+        }
+    };
+    match (header.filter(|h| !h.is_empty()), wanted) {
+        (Some(header), Some(wanted)) if header != wanted => {
+            check(wanted)?;
+            check(header)
+        }
+        (Some(digest), _) | (None, Some(digest)) => check(digest),
+        (None, None) => Ok(format!("sha256:{}", hex::encode(Sha256::digest(body)))),
+    }
+}
+
+/// What `pull_manifest` + `serde_json::to_value` make of a manifest body:
+/// only schema 2 and the four manifest media types pass, and only the fields
+/// `oci-client`'s structs model survive (a descriptor's `data` does not).
+pub fn host_view(body: &[u8]) -> Result<Value, OciDistributionError> {
+    let versioned: Versioned =
+        serde_json::from_slice(body).map_err(|e| OciDistributionError::VersionedParsingError(e.to_string()))?;
+    if versioned.schema_version != 2 {
+        return Err(OciDistributionError::UnsupportedSchemaVersionError(versioned.schema_version));
+    }
+    if let Some(media_type) = versioned.media_type {
+        if !MANIFEST_MEDIA_TYPES.contains(&media_type.as_str()) {
+            return Err(OciDistributionError::UnsupportedMediaTypeError(media_type));
+        }
+    }
+    let manifest: OciManifest =
+        serde_json::from_slice(body).map_err(|e| OciDistributionError::ManifestParsingError(e.to_string()))?;
+    serde_json::to_value(&manifest).map_err(OciDistributionError::JsonError)
+}
+
+/// A real registry over HTTP(S), anonymous, as policy-server reaches a
+/// public one. HTTPS needs ureq's `tls` feature, which this workspace does
+/// not enable: such calls fail (closed) with the transport error.
+#[derive(Debug, Clone)]
+pub struct RegistryBackend {
+    agent: ureq::Agent,
+}
+
+impl Default for RegistryBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RegistryBackend {
+    pub fn new() -> Self {
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .build();
+        RegistryBackend { agent }
+    }
+
+    /// One request; HTTP error statuses are answers, not failures, so that
+    /// the registry's error body reaches `check_status`.
+    fn request(&self, method: &str, url: &str) -> Result<HttpAnswer, RegistryFailure> {
+        let transport = |source: Box<dyn StdError + Send + Sync>| {
+            RegistryFailure::Transport(TransportError { url: url.to_string(), source })
+        };
+        let response = match self.agent.request(method, url).set("Accept", MANIFEST_ACCEPT).call() {
+            Ok(response) | Err(ureq::Error::Status(_, response)) => response,
+            Err(ureq::Error::Transport(error)) => return Err(transport(Box::new(error))),
+        };
+        let status = response.status();
+        let digest = response.header("Docker-Content-Digest").map(str::to_string);
+        let mut body = Vec::new();
+        response
+            .into_reader()
+            .take(MAX_MANIFEST_BYTES)
+            .read_to_end(&mut body)
+            .map_err(|e| transport(Box::new(e)))?;
+        Ok(HttpAnswer { status, digest, body })
+    }
+}
+
+struct HttpAnswer {
+    status: u16,
+    digest: Option<String>,
+    body: Vec<u8>,
+}
+
+impl Backend for RegistryBackend {
+    /// `fetch_manifest_digest`: HEAD, and GET only when the registry sends
+    /// no `Docker-Content-Digest` (which is also how a missing tag, whose
+    /// HEAD has no body, ends up reported with the registry's error body).
+    fn manifest_digest(&self, reference: &Reference) -> Result<String, RegistryFailure> {
+        let url = manifest_url(reference);
+        let head = self.request("HEAD", &url)?;
+        if let Some(digest) = head.digest.filter(|d| !d.is_empty()) {
+            check_status(head.status, &head.body, &url).map_err(RegistryFailure::Registry)?;
+            if let Some(wanted) = reference.digest() {
+                let same_algorithm = wanted.split(':').next() == digest.split(':').next();
+                if same_algorithm && wanted != digest {
+                    return Err(RegistryFailure::Registry(
+                        oci_client::errors::DigestError::VerificationError { expected: wanted.to_string(), actual: digest }
+                            .into(),
+                    ));
+                }
+            }
+            return Ok(digest);
+        }
+        let get = self.request("GET", &url)?;
+        check_status(get.status, &get.body, &url).map_err(RegistryFailure::Registry)?;
+        content_digest(&get.body, get.digest.as_deref(), reference.digest()).map_err(RegistryFailure::Registry)
+    }
+
+    /// `pull_manifest`: GET, check the digest, parse, re-serialise.
+    fn oci_manifest(&self, reference: &Reference) -> Result<Value, RegistryFailure> {
+        let url = manifest_url(reference);
+        let get = self.request("GET", &url)?;
+        check_status(get.status, &get.body, &url).map_err(RegistryFailure::Registry)?;
+        content_digest(&get.body, get.digest.as_deref(), reference.digest()).map_err(RegistryFailure::Registry)?;
+        host_view(&get.body).map_err(RegistryFailure::Registry)
+    }
+}
+
+/// A registry in memory, for benchmarks and network-free tests. It stores
+/// manifests like a registry (under the tag and under their own digest) and
+/// fails like `docker-registry` 2.8 does for anything it does not hold.
+#[derive(Debug, Default)]
+pub struct MemoryBackend {
+    entries: RwLock<MemoryEntries>,
+}
+
+#[derive(Debug, Default)]
+struct MemoryEntries {
+    digests: HashMap<String, String>,
+    manifests: HashMap<String, Vec<u8>>,
+}
+
+/// The map key: the normalised reference, by digest when it has one (the
+/// registry looks a `tag@digest` reference up by digest).
+fn key_of(reference: &Reference) -> String {
+    let name = format!("{}/{}", reference.registry(), reference.repository());
+    match (reference.digest(), reference.tag()) {
+        (Some(digest), _) => format!("{name}@{digest}"),
+        (None, tag) => format!("{name}:{}", tag.unwrap_or("latest")),
+    }
+}
+
+fn digest_key(reference: &Reference, digest: &str) -> String {
+    format!("{}/{}@{digest}", reference.registry(), reference.repository())
+}
+
+fn parse_for_store(reference: &str) -> Result<Reference, HostError> {
+    Reference::try_from(reference)
+        .map_err(|source| HostError::Reference { reference: reference.to_string(), source })
+}
+
+impl MemoryBackend {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// What a tag resolves to, without content: enough for an image whose
+    /// own manifest the policy never reads.
+    pub fn set_digest(&self, reference: &str, digest: &str) -> Result<(), HostError> {
+        let parsed = parse_for_store(reference)?;
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        entries.digests.insert(key_of(&parsed), digest.to_string());
+        entries.digests.insert(digest_key(&parsed, digest), digest.to_string());
+        Ok(())
+    }
+
+    /// Stores `manifest` (serialised compactly) under `reference` and under
+    /// its digest, which it returns.
+    pub fn put_manifest(&self, reference: &str, manifest: &Value) -> Result<String, HostError> {
+        let bytes = serde_json::to_vec(manifest)
+            .map_err(|source| HostError::Manifest { reference: reference.to_string(), source })?;
+        self.put_manifest_bytes(reference, bytes)
+    }
+
+    /// As [`MemoryBackend::put_manifest`], byte for byte (the digest is of
+    /// exactly these bytes).
+    pub fn put_manifest_bytes(&self, reference: &str, bytes: Vec<u8>) -> Result<String, HostError> {
+        let parsed = parse_for_store(reference)?;
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        for key in [key_of(&parsed), digest_key(&parsed, &digest)] {
+            entries.digests.insert(key.clone(), digest.clone());
+            entries.manifests.insert(key, bytes.clone());
+        }
+        Ok(digest)
+    }
+
+    /// Forgets what `reference` points to (a deleted tag).
+    pub fn remove(&self, reference: &str) -> Result<(), HostError> {
+        let key = key_of(&parse_for_store(reference)?);
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        entries.digests.remove(&key);
+        entries.manifests.remove(&key);
+        Ok(())
+    }
+
+    /// `docker-registry`'s answer to an unknown manifest, as `oci-client`
+    /// reports it.
+    fn unknown(reference: &Reference) -> RegistryFailure {
+        let body = json!({"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown", "detail": {}}]});
+        match check_status(404, body.to_string().as_bytes(), &manifest_url(reference)) {
+            Err(error) => RegistryFailure::Registry(error),
+            Ok(()) => RegistryFailure::Registry(OciDistributionError::ImageManifestNotFoundError(reference.whole())),
+        }
+    }
+}
+
+impl Backend for MemoryBackend {
+    fn manifest_digest(&self, reference: &Reference) -> Result<String, RegistryFailure> {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        entries.digests.get(&key_of(reference)).cloned().ok_or_else(|| Self::unknown(reference))
+    }
+
+    fn oci_manifest(&self, reference: &Reference) -> Result<Value, RegistryFailure> {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        let body = entries.manifests.get(&key_of(reference)).ok_or_else(|| Self::unknown(reference))?;
+        host_view(body).map_err(RegistryFailure::Registry)
+    }
+}
+
+/// Measuring guest memory needs the memory object itself, which
+/// `wasmtime-provider` keeps private: the engine gets a memory creator whose
+/// memories report their size to the evaluation that created them.
+mod memory {
+    use std::cell::RefCell;
+    use std::ptr::NonNull;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    use wasmtime_provider::wasmtime::{Config, LinearMemory, MemoryCreator, MemoryType};
+
+    /// A wasm page: the unit of growth, and its alignment keeps the base
+    /// page-aligned as `LinearMemory` asks.
+    const PAGE: usize = 65536;
+
+    #[repr(C, align(65536))]
+    struct Page([u8; PAGE]);
+
+    thread_local! {
+        /// The evaluation running on this thread: instantiation happens on
+        /// the caller's thread, so this attributes the memory it creates.
+        static CURRENT: RefCell<Option<Arc<AtomicU64>>> = const { RefCell::new(None) };
+    }
+
+    /// Sets [`CURRENT`] for the duration of one evaluation.
+    pub(super) struct Scope(Option<Arc<AtomicU64>>);
+
+    impl Scope {
+        pub(super) fn enter(peak: Option<Arc<AtomicU64>>) -> Scope {
+            Scope(CURRENT.with(|c| c.replace(peak)))
+        }
+    }
+
+    impl Drop for Scope {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            CURRENT.with(|c| *c.borrow_mut() = previous);
+        }
+    }
+
+    /// No reservation and no guard region: with those the compiled code
+    /// bounds-checks every access against the current length, which is what
+    /// lets a plain heap allocation (that may move on growth) back the memory.
+    pub(super) fn configure(config: &mut Config) {
+        config
+            .with_host_memory(Arc::new(TrackingCreator))
+            .memory_reservation(0)
+            .memory_guard_size(0)
+            .memory_reservation_for_growth(0)
+            .memory_init_cow(false);
+    }
+
+    struct TrackingCreator;
+
+    // SAFETY: the memories it returns satisfy `LinearMemory`'s contract (see
+    // below); the engine is configured with no reservation and no guard, so
+    // wasmtime neither expects a fixed base nor elides bounds checks.
+    unsafe impl MemoryCreator for TrackingCreator {
+        fn new_memory(
+            &self,
+            _ty: MemoryType,
+            minimum: usize,
+            maximum: Option<usize>,
+            reserved_size_in_bytes: Option<usize>,
+            guard_size_in_bytes: usize,
+        ) -> Result<Box<dyn LinearMemory>, String> {
+            if reserved_size_in_bytes.unwrap_or(0) != 0 || guard_size_in_bytes != 0 {
+                return Err("the memory-measuring engine needs memory_reservation(0) and memory_guard_size(0)".into());
+            }
+            let mut pages = Vec::new();
+            let base = BasePtr::of(&mut pages);
+            let mut memory = TrackedMemory {
+                pages,
+                base,
+                len: 0,
+                maximum,
+                peak: CURRENT.with(|c| c.borrow().clone()),
+            };
+            memory.grow_to(minimum).map_err(|e| e.to_string())?;
+            Ok(Box::new(memory))
+        }
+    }
+
+    /// The base pointer, refreshed after every reallocation.
+    struct BasePtr(NonNull<u8>);
+
+    impl BasePtr {
+        /// Taken through `as_mut_ptr`, so wasmtime may write through it.
+        fn of(pages: &mut Vec<Page>) -> BasePtr {
+            BasePtr(NonNull::new(pages.as_mut_ptr().cast::<u8>()).unwrap_or(NonNull::dangling()))
+        }
+    }
+
+    // SAFETY: the pointer is only an address handed to wasmtime; the pages
+    // it points into are owned by the same `TrackedMemory`, which wasmtime
+    // accesses from one thread at a time.
+    unsafe impl Send for BasePtr {}
+    // SAFETY: as above; `TrackedMemory` never dereferences it.
+    unsafe impl Sync for BasePtr {}
+
+    struct TrackedMemory {
+        pages: Vec<Page>,
+        base: BasePtr,
+        len: usize,
+        maximum: Option<usize>,
+        peak: Option<Arc<AtomicU64>>,
+    }
+
+    // SAFETY: `as_ptr` is the start of `pages`, which are zero-initialised,
+    // 64 KiB-aligned and at least `byte_size()` long; `byte_capacity()` is
+    // what is allocated and initialised, so growth within it never moves the
+    // base; growth beyond it may move it, which the engine allows
+    // (`memory_may_move` is on and nothing is reserved).
+    unsafe impl LinearMemory for TrackedMemory {
+        fn byte_size(&self) -> usize {
+            self.len
+        }
+
+        fn byte_capacity(&self) -> usize {
+            self.pages.len() * PAGE
+        }
+
+        fn grow_to(&mut self, new_size: usize) -> wasmtime_provider::wasmtime::Result<()> {
+            if self.maximum.is_some_and(|max| new_size > max) {
+                wasmtime_provider::wasmtime::bail!("cannot grow the memory to {new_size} bytes: the maximum is {:?}", self.maximum);
+            }
+            let pages = new_size.div_ceil(PAGE);
+            if pages > self.pages.len() {
+                let more = pages - self.pages.len();
+                self.pages.try_reserve_exact(more).map_err(|e| {
+                    wasmtime_provider::wasmtime::format_err!("cannot grow the memory to {new_size} bytes: {e}")
+                })?;
+                self.pages.resize_with(pages, || Page([0; PAGE]));
+                self.base = BasePtr::of(&mut self.pages);
+            }
+            self.len = new_size;
+            if let Some(peak) = &self.peak {
+                peak.fetch_max(new_size as u64, Ordering::Relaxed);
+            }
+            Ok(())
+        }
+
+        fn as_ptr(&self) -> *mut u8 {
+            self.base.0.as_ptr()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
