@@ -23,12 +23,19 @@ pub struct Decision {
 }
 
 pub fn decide(results: &[ImageResult], settings: &ValidatedSettings) -> Decision {
-    let mut decision = Decision { accepted: true, ..Decision::default() };
+    let mut decision = Decision {
+        accepted: true,
+        ..Decision::default()
+    };
     let mut failures = Vec::new();
     for (i, r) in results.iter().enumerate() {
-        decision.audit_annotations.insert(format!("image-{}", i + 1), audit_value(r));
+        decision
+            .audit_annotations
+            .insert(format!("image-{}", i + 1), audit_value(r));
         for note in &r.notes {
-            decision.warnings.push(short(&format!("{}: {note}", r.image)));
+            decision
+                .warnings
+                .push(short(&format!("{}: {note}", r.image)));
         }
         match &r.outcome {
             ImageOutcome::Verified { digest, .. } => {
@@ -40,7 +47,12 @@ pub fn decide(results: &[ImageResult], settings: &ValidatedSettings) -> Decision
                 }
             }
             ImageOutcome::Skipped { .. } => {}
-            ImageOutcome::Excepted { exception, reason, expires, days_left } => {
+            ImageOutcome::Excepted {
+                exception,
+                reason,
+                expires,
+                days_left,
+            } => {
                 decision.warnings.push(short(&format!(
                     "{} admitted without verification by exception \"{exception}\"{} until {} ({days_left} days left)",
                     r.image,
@@ -48,10 +60,18 @@ pub fn decide(results: &[ImageResult], settings: &ValidatedSettings) -> Decision
                     expires.format("%Y-%m-%d %H:%M UTC"),
                 )));
             }
-            ImageOutcome::Failed { reason, message, .. } => {
-                failures.push(format!("{}: {reason}: {message} (to fix: {})", r.image, reason.hint()));
+            ImageOutcome::Failed {
+                reason, message, ..
+            } => {
+                failures.push(format!(
+                    "{}: {reason}: {message} (to fix: {})",
+                    r.image,
+                    reason.hint()
+                ));
                 if settings.enforcement == Enforcement::Warn {
-                    decision.warnings.push(short(&format!("{}: {reason}: {message}", r.image)));
+                    decision
+                        .warnings
+                        .push(short(&format!("{}: {reason}: {message}", r.image)));
                 }
             }
         }
@@ -107,13 +127,28 @@ fn audit_value(r: &ImageResult) -> String {
         ImageOutcome::Verified { digest, verdict } => (
             "verified",
             Some(digest.clone()),
-            verdict.passing_signature().and_then(|s| s.signer_subject.clone()),
+            verdict
+                .passing_signature()
+                .and_then(|s| s.signer_subject.clone()),
             verdict.statement.clone(),
             None,
         ),
-        ImageOutcome::Skipped { statement } => ("skipped", None, None, Some(statement.clone()), None),
-        ImageOutcome::Excepted { exception, .. } => ("excepted", None, None, None, Some(format!("exception {exception}"))),
-        ImageOutcome::Failed { reason, digest, verdict, .. } => (
+        ImageOutcome::Skipped { statement } => {
+            ("skipped", None, None, Some(statement.clone()), None)
+        }
+        ImageOutcome::Excepted { exception, .. } => (
+            "excepted",
+            None,
+            None,
+            None,
+            Some(format!("exception {exception}")),
+        ),
+        ImageOutcome::Failed {
+            reason,
+            digest,
+            verdict,
+            ..
+        } => (
             "failed",
             digest.clone(),
             verdict

@@ -20,9 +20,19 @@ pub enum ImageOutcome {
     /// The applicable statement has level `skip`.
     Skipped { statement: String },
     /// A live exception admits the image without verification.
-    Excepted { exception: String, reason: Option<String>, expires: DateTime<Utc>, days_left: i64 },
+    Excepted {
+        exception: String,
+        reason: Option<String>,
+        expires: DateTime<Utc>,
+        days_left: i64,
+    },
     /// Verification failed or could not be done.
-    Failed { reason: ReasonCode, message: String, digest: Option<String>, verdict: Option<Verdict> },
+    Failed {
+        reason: ReasonCode,
+        message: String,
+        digest: Option<String>,
+        verdict: Option<Verdict>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +54,12 @@ impl ImageResult {
 }
 
 fn failure(reason: ReasonCode, message: impl Into<String>) -> ImageOutcome {
-    ImageOutcome::Failed { reason, message: message.into(), digest: None, verdict: None }
+    ImageOutcome::Failed {
+        reason,
+        message: message.into(),
+        digest: None,
+        verdict: None,
+    }
 }
 
 pub fn evaluate_image(
@@ -53,7 +68,12 @@ pub fn evaluate_image(
     registry: &dyn Registry,
     now: DateTime<Utc>,
 ) -> ImageResult {
-    let mut result = ImageResult { image: image.to_string(), normalized: None, outcome: failure(ReasonCode::InvalidReference, ""), notes: Vec::new() };
+    let mut result = ImageResult {
+        image: image.to_string(),
+        normalized: None,
+        outcome: failure(ReasonCode::InvalidReference, ""),
+        notes: Vec::new(),
+    };
     let reference = match ImageRef::parse(image) {
         Ok(r) => r,
         Err(e) => {
@@ -64,7 +84,12 @@ pub fn evaluate_image(
     let normalized = reference.normalized();
     result.normalized = Some(normalized.clone());
     match settings.exception_for(&normalized, now) {
-        ExceptionMatch::Active { exception, reason, expires, days_left } => {
+        ExceptionMatch::Active {
+            exception,
+            reason,
+            expires,
+            days_left,
+        } => {
             result.outcome = ImageOutcome::Excepted {
                 exception: exception.to_string(),
                 reason: reason.map(str::to_string),
@@ -93,7 +118,11 @@ fn verify_reference(
     let repository = reference.repository_path();
     // Scope first: a `skip` statement or a missing one needs no registry call.
     match settings.verifier.policy.statement_for(&repository) {
-        Ok(s) if s.level == Level::Skip => return ImageOutcome::Skipped { statement: s.name.clone() },
+        Ok(s) if s.level == Level::Skip => {
+            return ImageOutcome::Skipped {
+                statement: s.name.clone(),
+            }
+        }
         Ok(_) => {}
         Err(e) => return failure(ReasonCode::NoApplicablePolicy, e.to_string()),
     }
@@ -127,7 +156,12 @@ fn verify_reference(
     };
     let contents = match bundle::read_bundle(&manifest, &digest, settings.limits.max_signatures) {
         Ok(c) => c,
-        Err(e) => return fail_at(ReasonCode::InvalidBundle, format!("signature bundle {bundle_ref}: {e}")),
+        Err(e) => {
+            return fail_at(
+                ReasonCode::InvalidBundle,
+                format!("signature bundle {bundle_ref}: {e}"),
+            )
+        }
     };
     let Some(descriptor) = contents.subject.clone() else {
         return fail_at(
@@ -143,12 +177,20 @@ fn verify_reference(
             Err(e) => layer_errors.push(e.to_string()),
         }
     }
-    let signatures: Vec<Signature<'_>> =
-        envelopes.iter().map(|e| Signature { media_type: e.media_type.as_str(), envelope: e.bytes.as_slice() }).collect();
+    let signatures: Vec<Signature<'_>> = envelopes
+        .iter()
+        .map(|e| Signature {
+            media_type: e.media_type.as_str(),
+            envelope: e.bytes.as_slice(),
+        })
+        .collect();
     if signatures.is_empty() && !layer_errors.is_empty() {
         return fail_at(
             ReasonCode::InvalidBundle,
-            format!("signature bundle {bundle_ref}: no usable envelope: {}", layer_errors.join("; ")),
+            format!(
+                "signature bundle {bundle_ref}: no usable envelope: {}",
+                layer_errors.join("; ")
+            ),
         );
     }
     let revocation = RevocationMaterial::default();
@@ -166,7 +208,9 @@ fn verify_reference(
             notes.extend(verdict.warnings());
             ImageOutcome::Verified { digest, verdict }
         }
-        Outcome::Skipped => ImageOutcome::Skipped { statement: verdict.statement.clone().unwrap_or_default() },
+        Outcome::Skipped => ImageOutcome::Skipped {
+            statement: verdict.statement.clone().unwrap_or_default(),
+        },
         Outcome::Failed => {
             let (mut reason, mut message) = verdict
                 .failure
@@ -181,26 +225,49 @@ fn verify_reference(
                 );
             }
             if !layer_errors.is_empty() {
-                message = format!("{message}; unusable bundle layers: {}", layer_errors.join("; "));
+                message = format!(
+                    "{message}; unusable bundle layers: {}",
+                    layer_errors.join("; ")
+                );
             }
-            ImageOutcome::Failed { reason, message, digest: Some(digest), verdict: Some(verdict) }
+            ImageOutcome::Failed {
+                reason,
+                message,
+                digest: Some(digest),
+                verdict: Some(verdict),
+            }
         }
     }
 }
 
+// The error is the image's final outcome, built once per image: its size
+// does not matter on this path.
+#[allow(clippy::result_large_err)]
 fn resolve_digest(reference: &ImageRef, registry: &dyn Registry) -> Result<String, ImageOutcome> {
     if let Some(d) = reference.digest() {
         return Ok(d.to_string());
     }
-    let tagged = reference.tagged().ok_or_else(|| failure(ReasonCode::InvalidReference, "reference has neither tag nor digest"))?;
+    let tagged = reference.tagged().ok_or_else(|| {
+        failure(
+            ReasonCode::InvalidReference,
+            "reference has neither tag nor digest",
+        )
+    })?;
     let digest = registry.manifest_digest(&tagged).map_err(|e| {
         if e.is_not_found() {
-            failure(ReasonCode::RegistryError, format!("{tagged} does not exist in the registry: {}", e.message))
+            failure(
+                ReasonCode::RegistryError,
+                format!("{tagged} does not exist in the registry: {}", e.message),
+            )
         } else {
             failure(ReasonCode::RegistryError, e.to_string())
         }
     })?;
-    validate_digest(&digest)
-        .map_err(|e| failure(ReasonCode::RegistryError, format!("the registry answered an invalid digest for {tagged}: {e}")))?;
+    validate_digest(&digest).map_err(|e| {
+        failure(
+            ReasonCode::RegistryError,
+            format!("the registry answered an invalid digest for {tagged}: {e}"),
+        )
+    })?;
     Ok(digest)
 }

@@ -51,7 +51,11 @@ fn one_line(message: &str) -> String {
 
 impl WapcRegistry {
     fn call(operation: &'static str, reference: &str) -> Result<Vec<u8>, HostError> {
-        let fail = |message: String| HostError { operation, reference: reference.to_string(), message };
+        let fail = |message: String| HostError {
+            operation,
+            reference: reference.to_string(),
+            message,
+        };
         let payload = serde_json::to_vec(reference).map_err(|e| fail(e.to_string()))?;
         let name = match operation {
             "oci/v1/manifest_digest" => "v1/manifest_digest",
@@ -66,11 +70,13 @@ impl Registry for WapcRegistry {
     fn manifest_digest(&self, reference: &str) -> Result<String, HostError> {
         const OP: &str = "oci/v1/manifest_digest";
         let bytes = Self::call(OP, reference)?;
-        serde_json::from_slice::<DigestAnswer>(&bytes).map(|a| a.digest).map_err(|e| HostError {
-            operation: OP,
-            reference: reference.to_string(),
-            message: format!("unexpected answer from the host: {e}"),
-        })
+        serde_json::from_slice::<DigestAnswer>(&bytes)
+            .map(|a| a.digest)
+            .map_err(|e| HostError {
+                operation: OP,
+                reference: reference.to_string(),
+                message: format!("unexpected answer from the host: {e}"),
+            })
     }
 
     fn oci_manifest(&self, reference: &str) -> Result<Value, HostError> {
@@ -100,27 +106,41 @@ pub mod fake {
 
     impl Registry for FakeRegistry {
         fn manifest_digest(&self, reference: &str) -> Result<String, HostError> {
-            self.calls.borrow_mut().push(("manifest_digest".into(), reference.into()));
+            self.calls
+                .borrow_mut()
+                .push(("manifest_digest".into(), reference.into()));
             match self.digests.get(reference) {
                 Some(Ok(d)) => Ok(d.clone()),
-                Some(Err(m)) => Err(HostError { operation: "oci/v1/manifest_digest", reference: reference.into(), message: m.clone() }),
+                Some(Err(m)) => Err(HostError {
+                    operation: "oci/v1/manifest_digest",
+                    reference: reference.into(),
+                    message: m.clone(),
+                }),
                 None => Err(HostError {
                     operation: "oci/v1/manifest_digest",
                     reference: reference.into(),
-                    message: "Registry error: OCI API errors: [OCI API error: manifest unknown]".into(),
+                    message: "Registry error: OCI API errors: [OCI API error: manifest unknown]"
+                        .into(),
                 }),
             }
         }
 
         fn oci_manifest(&self, reference: &str) -> Result<Value, HostError> {
-            self.calls.borrow_mut().push(("oci_manifest".into(), reference.into()));
+            self.calls
+                .borrow_mut()
+                .push(("oci_manifest".into(), reference.into()));
             match self.manifests.get(reference) {
                 Some(Ok(v)) => Ok(v.clone()),
-                Some(Err(m)) => Err(HostError { operation: "oci/v1/oci_manifest", reference: reference.into(), message: m.clone() }),
+                Some(Err(m)) => Err(HostError {
+                    operation: "oci/v1/oci_manifest",
+                    reference: reference.into(),
+                    message: m.clone(),
+                }),
                 None => Err(HostError {
                     operation: "oci/v1/oci_manifest",
                     reference: reference.into(),
-                    message: "Registry error: OCI API errors: [OCI API error: manifest unknown]".into(),
+                    message: "Registry error: OCI API errors: [OCI API error: manifest unknown]"
+                        .into(),
                 }),
             }
         }

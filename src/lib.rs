@@ -27,8 +27,14 @@ use crate::settings::PolicySettings;
 #[unsafe(no_mangle)]
 pub extern "C" fn wapc_init() {
     register_function("validate", validate);
-    register_function("validate_settings", kubewarden_policy_sdk::validate_settings::<PolicySettings>);
-    register_function("protocol_version", kubewarden_policy_sdk::protocol_version_guest);
+    register_function(
+        "validate_settings",
+        kubewarden_policy_sdk::validate_settings::<PolicySettings>,
+    );
+    register_function(
+        "protocol_version",
+        kubewarden_policy_sdk::protocol_version_guest,
+    );
 }
 
 fn validate(payload: &[u8]) -> CallResult {
@@ -49,12 +55,23 @@ fn reject(message: String) -> ValidationResponse {
 }
 
 fn accept() -> ValidationResponse {
-    ValidationResponse { accepted: true, message: None, code: None, mutated_object: None, audit_annotations: None, warnings: None }
+    ValidationResponse {
+        accepted: true,
+        message: None,
+        code: None,
+        mutated_object: None,
+        audit_annotations: None,
+        warnings: None,
+    }
 }
 
 /// The whole evaluation, with the registry and the clock as arguments so
 /// that unit tests pin both. Every error path rejects (fail closed).
-pub fn validate_payload(payload: &[u8], registry: &dyn Registry, now: DateTime<Utc>) -> ValidationResponse {
+pub fn validate_payload(
+    payload: &[u8],
+    registry: &dyn Registry,
+    now: DateTime<Utc>,
+) -> ValidationResponse {
     let request = match ValidationRequest::<PolicySettings>::new(payload) {
         Ok(r) => r,
         Err(e) => return reject(format!("the admission request could not be read: {e}")),
@@ -72,28 +89,37 @@ pub fn validate_payload(payload: &[u8], registry: &dyn Registry, now: DateTime<U
     };
     let sites = match workload::image_sites(&req.object, spec_pointer) {
         Ok(s) => s,
-        Err(e) => return reject(format!("{} {}: cannot read the containers: {e}", req.kind.kind, req.name)),
+        Err(e) => {
+            return reject(format!(
+                "{} {}: cannot read the containers: {e}",
+                req.kind.kind, req.name
+            ))
+        }
     };
     // On UPDATE, an image that was already in the object was admitted then;
     // re-verifying it would let a later key rotation block label edits.
-    let previously_admitted: HashSet<String> = if req.operation == "UPDATE" && !req.old_object.is_null() {
-        workload::image_sites(&req.old_object, spec_pointer)
-            .map(|old| old.into_iter().map(|s| s.image).collect())
-            .unwrap_or_default()
-    } else {
-        HashSet::new()
-    };
+    let previously_admitted: HashSet<String> =
+        if req.operation == "UPDATE" && !req.old_object.is_null() {
+            workload::image_sites(&req.old_object, spec_pointer)
+                .map(|old| old.into_iter().map(|s| s.image).collect())
+                .unwrap_or_default()
+        } else {
+            HashSet::new()
+        };
     let mut seen = HashSet::new();
     let to_verify: Vec<&str> = sites
         .iter()
         .map(|s| s.image.as_str())
         .filter(|image| !previously_admitted.contains(*image) && seen.insert(*image))
         .collect();
-    let results: Vec<_> =
-        to_verify.iter().map(|image| evaluate::evaluate_image(image, &settings, registry, now)).collect();
+    let results: Vec<_> = to_verify
+        .iter()
+        .map(|image| evaluate::evaluate_image(image, &settings, registry, now))
+        .collect();
     let decision = decision::decide(&results, &settings);
     let warnings = (!decision.warnings.is_empty()).then_some(decision.warnings);
-    let audit_annotations = (!decision.audit_annotations.is_empty()).then_some(decision.audit_annotations);
+    let audit_annotations =
+        (!decision.audit_annotations.is_empty()).then_some(decision.audit_annotations);
     if !decision.accepted {
         return ValidationResponse {
             accepted: false,
@@ -105,7 +131,14 @@ pub fn validate_payload(payload: &[u8], registry: &dyn Registry, now: DateTime<U
         };
     }
     let mutated_object: Option<Value> = mutate::pin_images(&req.object, &sites, &decision.pins);
-    ValidationResponse { accepted: true, message: None, code: None, mutated_object, audit_annotations, warnings }
+    ValidationResponse {
+        accepted: true,
+        message: None,
+        code: None,
+        mutated_object,
+        audit_annotations,
+        warnings,
+    }
 }
 
 #[cfg(test)]

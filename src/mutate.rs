@@ -8,11 +8,17 @@ use serde_json::Value;
 use crate::workload::ImageSite;
 
 /// Returns the mutated object, or None when no image string changes.
-pub fn pin_images(object: &Value, sites: &[ImageSite], pins: &HashMap<String, String>) -> Option<Value> {
+pub fn pin_images(
+    object: &Value,
+    sites: &[ImageSite],
+    pins: &HashMap<String, String>,
+) -> Option<Value> {
     let mut mutated = object.clone();
     let mut changed = false;
     for site in sites {
-        let Some(pinned) = pins.get(&site.image) else { continue };
+        let Some(pinned) = pins.get(&site.image) else {
+            continue;
+        };
         if let Some(slot) = mutated.pointer_mut(&site.pointer) {
             if slot.as_str() != Some(pinned.as_str()) {
                 *slot = Value::String(pinned.clone());
@@ -50,10 +56,14 @@ mod tests {
 
     #[test]
     fn no_change_no_patch() {
-        let object = json!({"spec": {"containers": [{"name": "a", "image": "reg.io/a@sha256:aa"}]}});
+        let object =
+            json!({"spec": {"containers": [{"name": "a", "image": "reg.io/a@sha256:aa"}]}});
         let sites = image_sites(&object, "/spec").unwrap();
         assert_eq!(pin_images(&object, &sites, &HashMap::new()), None);
-        let pins = HashMap::from([("reg.io/a@sha256:aa".to_string(), "reg.io/a@sha256:aa".to_string())]);
+        let pins = HashMap::from([(
+            "reg.io/a@sha256:aa".to_string(),
+            "reg.io/a@sha256:aa".to_string(),
+        )]);
         assert_eq!(pin_images(&object, &sites, &pins), None);
     }
 }

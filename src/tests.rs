@@ -10,13 +10,18 @@ use sha2::{Digest, Sha256};
 use crate::host::fake::FakeRegistry;
 use crate::validate_payload;
 
-const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata/notation/synthetic");
+const TESTDATA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/testdata/notation/synthetic"
+);
 const DIGEST: &str = "sha256:f20c43161d73848408ef247f0ec7111b19fe58ffebc0cbcaa0d2c8bda4967268";
 const IMAGE: &str = "registry.example.com/synthetic/strict:v1";
 const REPO: &str = "registry.example.com/synthetic/strict";
 
 fn now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z").unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 fn read(path: &str) -> Vec<u8> {
@@ -37,7 +42,8 @@ fn layer(envelope: Vec<u8>, media_type: &str) -> BundleLayer {
         digest: format!("sha256:{}", hex::encode(Sha256::digest(&envelope))),
         size: envelope.len() as u64,
         envelope,
-        signature_manifest: "sha256:5555555555555555555555555555555555555555555555555555555555555555".into(),
+        signature_manifest:
+            "sha256:5555555555555555555555555555555555555555555555555555555555555555".into(),
         thumbprints: None,
     }
 }
@@ -47,7 +53,10 @@ fn bundle_for(layers: &[BundleLayer]) -> Value {
 }
 
 fn signed_bundle() -> Value {
-    bundle_for(&[layer(read("envelopes/valid/jws-rsa2048-PS256.jws"), "application/jose+json")])
+    bundle_for(&[layer(
+        read("envelopes/valid/jws-rsa2048-PS256.jws"),
+        "application/jose+json",
+    )])
 }
 
 fn bundle_ref(repo: &str) -> String {
@@ -92,8 +101,11 @@ fn with(mut settings: Value, key: &str, value: Value) -> Value {
 }
 
 fn pod(images: &[&str]) -> Value {
-    let containers: Vec<Value> =
-        images.iter().enumerate().map(|(i, img)| json!({"name": format!("c{i}"), "image": img})).collect();
+    let containers: Vec<Value> = images
+        .iter()
+        .enumerate()
+        .map(|(i, img)| json!({"name": format!("c{i}"), "image": img}))
+        .collect();
     json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": containers}})
 }
 
@@ -125,14 +137,28 @@ fn signed_image_is_admitted_and_pinned_with_two_host_calls() {
     let r = validate_payload(&create_pod(&[IMAGE], settings()), &registry, now());
     assert!(r.accepted, "{:?}", r.message);
     let mutated = r.mutated_object.expect("pinned");
-    assert_eq!(mutated["spec"]["containers"][0]["image"], format!("{IMAGE}@{DIGEST}"));
-    assert_eq!(registry.calls.borrow().len(), 2, "{:?}", registry.calls.borrow());
+    assert_eq!(
+        mutated["spec"]["containers"][0]["image"],
+        format!("{IMAGE}@{DIGEST}")
+    );
+    assert_eq!(
+        registry.calls.borrow().len(),
+        2,
+        "{:?}",
+        registry.calls.borrow()
+    );
     let audit = r.audit_annotations.unwrap();
     let value: Value = serde_json::from_str(&audit["image-1"]).unwrap();
     assert_eq!(value["outcome"], "verified");
     assert_eq!(value["digest"], DIGEST);
     assert_eq!(value["statement"], "synthetic");
-    assert!(value["signer"].as_str().unwrap().contains("O=Synthetic Notation Test"), "{value}");
+    assert!(
+        value["signer"]
+            .as_str()
+            .unwrap()
+            .contains("O=Synthetic Notation Test"),
+        "{value}"
+    );
 }
 
 #[test]
@@ -149,27 +175,57 @@ fn every_workload_kind_and_container_list_is_verified_and_pinned() {
         ("StatefulSet", json!({"spec": {"template": {"spec": spec}}})),
         ("DaemonSet", json!({"spec": {"template": {"spec": spec}}})),
         ("Job", json!({"spec": {"template": {"spec": spec}}})),
-        ("ReplicationController", json!({"spec": {"template": {"spec": spec}}})),
-        ("CronJob", json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": spec}}}}})),
+        (
+            "ReplicationController",
+            json!({"spec": {"template": {"spec": spec}}}),
+        ),
+        (
+            "CronJob",
+            json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": spec}}}}}),
+        ),
     ];
     for (kind, object) in objects {
         // The unsigned image (no bundle) in init and ephemeral containers denies.
         let mut registry = registry_with_signed_image();
-        registry.digests.insert("registry.example.com/synthetic/strict:unsigned".into(), Ok(format!("sha256:{}", "1".repeat(64))));
-        let r = validate_payload(&request(kind, "CREATE", object.clone(), Value::Null, settings()), &registry, now());
+        registry.digests.insert(
+            "registry.example.com/synthetic/strict:unsigned".into(),
+            Ok(format!("sha256:{}", "1".repeat(64))),
+        );
+        let r = validate_payload(
+            &request(kind, "CREATE", object.clone(), Value::Null, settings()),
+            &registry,
+            now(),
+        );
         assert!(!r.accepted, "{kind}");
         let message = r.message.unwrap();
-        assert!(message.contains("registry.example.com/synthetic/strict:unsigned: NO_SIGNATURE"), "{kind}: {message}");
-        assert!(message.contains("1 of 2 image(s)"), "{kind}: each distinct image once: {message}");
+        assert!(
+            message.contains("registry.example.com/synthetic/strict:unsigned: NO_SIGNATURE"),
+            "{kind}: {message}"
+        );
+        assert!(
+            message.contains("1 of 2 image(s)"),
+            "{kind}: each distinct image once: {message}"
+        );
 
         // Once every image is signed the object is admitted and every list pinned.
         let mut registry = registry_with_signed_image();
-        registry.digests.insert("registry.example.com/synthetic/strict:unsigned".into(), Ok(DIGEST.into()));
-        let r = validate_payload(&request(kind, "CREATE", object.clone(), Value::Null, settings()), &registry, now());
+        registry.digests.insert(
+            "registry.example.com/synthetic/strict:unsigned".into(),
+            Ok(DIGEST.into()),
+        );
+        let r = validate_payload(
+            &request(kind, "CREATE", object.clone(), Value::Null, settings()),
+            &registry,
+            now(),
+        );
         assert!(r.accepted, "{kind}: {:?}", r.message);
         let mutated = r.mutated_object.unwrap();
         let text = mutated.to_string();
-        assert_eq!(text.matches(&format!("@{DIGEST}")).count(), 3, "{kind}: {text}");
+        assert_eq!(
+            text.matches(&format!("@{DIGEST}")).count(),
+            3,
+            "{kind}: {text}"
+        );
     }
 }
 
@@ -188,12 +244,21 @@ fn unsigned_image_is_denied_with_what_to_do() {
 fn warn_mode_admits_with_warnings_and_does_not_pin_failures() {
     let mut registry = FakeRegistry::default();
     registry.digests.insert(IMAGE.into(), Ok(DIGEST.into()));
-    let r = validate_payload(&create_pod(&[IMAGE], with(settings(), "enforcement", json!("warn"))), &registry, now());
+    let r = validate_payload(
+        &create_pod(&[IMAGE], with(settings(), "enforcement", json!("warn"))),
+        &registry,
+        now(),
+    );
     assert!(r.accepted);
     assert!(r.mutated_object.is_none());
     let warnings = r.warnings.unwrap();
-    assert!(warnings.iter().any(|w| w.contains("NO_SIGNATURE")), "{warnings:?}");
-    assert!(warnings.iter().all(|w| w.len() <= crate::decision::MAX_WARNING_LEN));
+    assert!(
+        warnings.iter().any(|w| w.contains("NO_SIGNATURE")),
+        "{warnings:?}"
+    );
+    assert!(warnings
+        .iter()
+        .all(|w| w.len() <= crate::decision::MAX_WARNING_LEN));
 }
 
 #[test]
@@ -209,7 +274,11 @@ fn live_exception_admits_without_registry_calls_and_expired_one_does_not() {
     assert!(r.mutated_object.is_none(), "excepted images are not pinned");
     assert!(registry.calls.borrow().is_empty());
     let warnings = r.warnings.unwrap();
-    assert!(warnings[0].contains("registry.example.com/synthetic/**") && warnings[0].contains("CHG-1234"), "{warnings:?}");
+    assert!(
+        warnings[0].contains("registry.example.com/synthetic/**")
+            && warnings[0].contains("CHG-1234"),
+        "{warnings:?}"
+    );
     // "2026-12-31" lasts until the end of that day (UTC): 39 whole days from 2026-11-23.
     assert!(warnings[0].contains("39 days left"), "{warnings:?}");
 
@@ -222,7 +291,11 @@ fn live_exception_admits_without_registry_calls_and_expired_one_does_not() {
     registry.digests.insert(IMAGE.into(), Ok(DIGEST.into()));
     let r = validate_payload(&create_pod(&[IMAGE], expired), &registry, now());
     assert!(!r.accepted);
-    assert!(r.warnings.unwrap().iter().any(|w| w.contains("expired") && w.contains("no longer applies")));
+    assert!(r
+        .warnings
+        .unwrap()
+        .iter()
+        .any(|w| w.contains("expired") && w.contains("no longer applies")));
 }
 
 #[test]
@@ -231,13 +304,21 @@ fn update_verifies_only_new_images() {
     let old = pod(&[IMAGE]);
     let mut new = old.clone();
     new["metadata"]["labels"] = json!({"team": "a"});
-    let r = validate_payload(&request("Pod", "UPDATE", new, old.clone(), settings()), &registry, now());
+    let r = validate_payload(
+        &request("Pod", "UPDATE", new, old.clone(), settings()),
+        &registry,
+        now(),
+    );
     assert!(r.accepted, "{:?}", r.message);
     assert!(registry.calls.borrow().is_empty());
 
     let registry = registry_with_signed_image();
     let new = pod(&[IMAGE, "registry.example.com/synthetic/strict:new"]);
-    let r = validate_payload(&request("Pod", "UPDATE", new, old, settings()), &registry, now());
+    let r = validate_payload(
+        &request("Pod", "UPDATE", new, old, settings()),
+        &registry,
+        now(),
+    );
     assert!(!r.accepted);
     assert!(r.message.unwrap().contains("strict:new"));
 }
@@ -249,21 +330,34 @@ fn digest_references_are_used_as_is() {
     let r = validate_payload(&create_pod(&[&image], settings()), &registry, now());
     assert!(r.accepted, "{:?}", r.message);
     assert!(r.mutated_object.is_none(), "already pinned");
-    assert!(registry.calls.borrow().iter().all(|(op, _)| op == "oci_manifest"));
+    assert!(registry
+        .calls
+        .borrow()
+        .iter()
+        .all(|(op, _)| op == "oci_manifest"));
 }
 
 #[test]
 fn registry_errors_fail_closed_naming_the_registry() {
     let mut registry = FakeRegistry::default();
-    registry.digests.insert(IMAGE.into(), Err("error sending request for url (https://registry.example.com/v2/)".into()));
+    registry.digests.insert(
+        IMAGE.into(),
+        Err("error sending request for url (https://registry.example.com/v2/)".into()),
+    );
     let r = validate_payload(&create_pod(&[IMAGE], settings()), &registry, now());
     assert!(!r.accepted);
     let message = r.message.unwrap();
-    assert!(message.contains("REGISTRY_ERROR") && message.contains("registry.example.com"), "{message}");
+    assert!(
+        message.contains("REGISTRY_ERROR") && message.contains("registry.example.com"),
+        "{message}"
+    );
 
     let mut registry = FakeRegistry::default();
     registry.digests.insert(IMAGE.into(), Ok(DIGEST.into()));
-    registry.manifests.insert(bundle_ref(REPO), Err("Not authorized: url https://registry.example.com/v2/".into()));
+    registry.manifests.insert(
+        bundle_ref(REPO),
+        Err("Not authorized: url https://registry.example.com/v2/".into()),
+    );
     let r = validate_payload(&create_pod(&[IMAGE], settings()), &registry, now());
     assert!(!r.accepted);
     assert!(r.message.unwrap().contains("REGISTRY_ERROR"));
@@ -273,7 +367,8 @@ fn registry_errors_fail_closed_naming_the_registry() {
 fn identity_mismatch_names_the_signer_and_the_allowed_identities() {
     let registry = registry_with_signed_image();
     let mut s = settings();
-    s["trustPolicy"]["trustPolicies"][0]["trustedIdentities"] = json!(["x509.subject: C=US, ST=WA, O=Someone Else"]);
+    s["trustPolicy"]["trustPolicies"][0]["trustedIdentities"] =
+        json!(["x509.subject: C=US, ST=WA, O=Someone Else"]);
     let r = validate_payload(&create_pod(&[IMAGE], s), &registry, now());
     assert!(!r.accepted);
     let message = r.message.unwrap();
@@ -285,19 +380,29 @@ fn identity_mismatch_names_the_signer_and_the_allowed_identities() {
 fn tampered_and_forged_bundles_are_denied() {
     // The envelope copy does not match its layer digest.
     let mut tampered = signed_bundle();
-    let copy = tampered["layers"][0]["annotations"]["dev.vns.notation.envelope"].as_str().unwrap().to_string();
-    let mut bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, copy).unwrap();
+    let copy = tampered["layers"][0]["annotations"]["dev.vns.notation.envelope"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut bytes =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, copy).unwrap();
     bytes[10] ^= 1;
-    tampered["layers"][0]["annotations"]["dev.vns.notation.envelope"] =
-        json!(base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes));
+    tampered["layers"][0]["annotations"]["dev.vns.notation.envelope"] = json!(
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes)
+    );
     // A bundle whose subject names another digest.
     let mut forged = signed_bundle();
     forged["subject"]["digest"] = json!(format!("sha256:{}", "2".repeat(64)));
     // A validly signed envelope for another artifact.
-    let other = bundle_for(&[layer(read("envelopes/payload/jws-other-digest.jws"), "application/jose+json")]);
-    for (name, bundle, reason) in
-        [("tampered", tampered, "INVALID_BUNDLE"), ("forged", forged, "INVALID_BUNDLE"), ("other", other, "DIGEST_MISMATCH")]
-    {
+    let other = bundle_for(&[layer(
+        read("envelopes/payload/jws-other-digest.jws"),
+        "application/jose+json",
+    )]);
+    for (name, bundle, reason) in [
+        ("tampered", tampered, "INVALID_BUNDLE"),
+        ("forged", forged, "INVALID_BUNDLE"),
+        ("other", other, "DIGEST_MISMATCH"),
+    ] {
         let mut registry = registry_with_signed_image();
         registry.manifests.insert(bundle_ref(REPO), Ok(bundle));
         let r = validate_payload(&create_pod(&[IMAGE], settings()), &registry, now());
@@ -313,10 +418,18 @@ fn skip_statements_and_other_kinds_need_no_registry() {
     let r = validate_payload(&create_pod(&["busybox"], settings()), &registry, now());
     assert!(r.accepted && r.mutated_object.is_none());
     for kind in ["Service", "ConfigMap"] {
-        let r = validate_payload(&request(kind, "CREATE", json!({"spec": {}}), Value::Null, settings()), &registry, now());
+        let r = validate_payload(
+            &request(kind, "CREATE", json!({"spec": {}}), Value::Null, settings()),
+            &registry,
+            now(),
+        );
         assert!(r.accepted, "{kind}");
     }
-    let r = validate_payload(&request("Pod", "DELETE", Value::Null, pod(&[IMAGE]), settings()), &registry, now());
+    let r = validate_payload(
+        &request("Pod", "DELETE", Value::Null, pod(&[IMAGE]), settings()),
+        &registry,
+        now(),
+    );
     assert!(r.accepted);
     assert!(registry.calls.borrow().is_empty());
 }
@@ -324,7 +437,11 @@ fn skip_statements_and_other_kinds_need_no_registry() {
 #[test]
 fn images_outside_every_scope_are_denied() {
     let registry = FakeRegistry::default();
-    let r = validate_payload(&create_pod(&["quay.io/other/app:1"], settings()), &registry, now());
+    let r = validate_payload(
+        &create_pod(&["quay.io/other/app:1"], settings()),
+        &registry,
+        now(),
+    );
     assert!(!r.accepted);
     assert!(r.message.unwrap().contains("NO_APPLICABLE_POLICY"));
     assert!(registry.calls.borrow().is_empty());
@@ -348,7 +465,11 @@ fn bad_settings_and_bad_requests_are_rejected_not_trapped() {
 #[test]
 fn the_same_image_is_verified_once_per_request() {
     let registry = registry_with_signed_image();
-    let r = validate_payload(&create_pod(&[IMAGE, IMAGE, IMAGE], settings()), &registry, now());
+    let r = validate_payload(
+        &create_pod(&[IMAGE, IMAGE, IMAGE], settings()),
+        &registry,
+        now(),
+    );
     assert!(r.accepted, "{:?}", r.message);
     assert_eq!(registry.calls.borrow().len(), 2);
 }
@@ -356,7 +477,8 @@ fn the_same_image_is_verified_once_per_request() {
 #[test]
 fn settings_validation_names_the_field() {
     use kubewarden_policy_sdk::settings::Validatable;
-    let s: crate::settings::PolicySettings = serde_json::from_value(with(settings(), "maxSignatures", json!(0))).unwrap();
+    let s: crate::settings::PolicySettings =
+        serde_json::from_value(with(settings(), "maxSignatures", json!(0))).unwrap();
     assert!(s.validate().unwrap_err().contains("maxSignatures"));
     let s: crate::settings::PolicySettings =
         serde_json::from_value(with(settings(), "exceptions", json!([{"image": "a/**"}]))).unwrap();

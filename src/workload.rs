@@ -11,9 +11,12 @@ use serde_json::Value;
 pub fn pod_spec_pointer(kind: &str) -> Option<&'static str> {
     match kind {
         "Pod" => Some("/spec"),
-        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job" | "ReplicationController" => {
-            Some("/spec/template/spec")
-        }
+        "Deployment"
+        | "ReplicaSet"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "Job"
+        | "ReplicationController" => Some("/spec/template/spec"),
         "CronJob" => Some("/spec/jobTemplate/spec/template/spec"),
         _ => None,
     }
@@ -34,7 +37,10 @@ pub struct ImageSite {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum WorkloadError {
     #[error("{pointer}: expected {expected}")]
-    Shape { pointer: String, expected: &'static str },
+    Shape {
+        pointer: String,
+        expected: &'static str,
+    },
 }
 
 /// Every image field of the PodSpec at `spec_pointer`. A missing PodSpec or
@@ -48,7 +54,10 @@ pub fn image_sites(object: &Value, spec_pointer: &str) -> Result<Vec<ImageSite>,
         return Ok(Vec::new());
     }
     if !spec.is_object() {
-        return Err(WorkloadError::Shape { pointer: spec_pointer.to_string(), expected: "an object (PodSpec)" });
+        return Err(WorkloadError::Shape {
+            pointer: spec_pointer.to_string(),
+            expected: "an object (PodSpec)",
+        });
     }
     let mut sites = Vec::new();
     for list in CONTAINER_LISTS {
@@ -56,7 +65,12 @@ pub fn image_sites(object: &Value, spec_pointer: &str) -> Result<Vec<ImageSite>,
         let containers = match spec.get(list) {
             None | Some(Value::Null) => continue,
             Some(Value::Array(items)) => items,
-            Some(_) => return Err(WorkloadError::Shape { pointer: list_pointer, expected: "an array of containers" }),
+            Some(_) => {
+                return Err(WorkloadError::Shape {
+                    pointer: list_pointer,
+                    expected: "an array of containers",
+                })
+            }
         };
         for (i, container) in containers.iter().enumerate() {
             let name = container.get("name").and_then(Value::as_str).unwrap_or("?");
@@ -98,21 +112,47 @@ mod tests {
     fn every_kind_finds_every_container_list() {
         let cases = [
             ("Pod", json!({"spec": pod_spec()})),
-            ("Deployment", json!({"spec": {"template": {"spec": pod_spec()}}})),
-            ("ReplicaSet", json!({"spec": {"template": {"spec": pod_spec()}}})),
-            ("StatefulSet", json!({"spec": {"template": {"spec": pod_spec()}}})),
-            ("DaemonSet", json!({"spec": {"template": {"spec": pod_spec()}}})),
+            (
+                "Deployment",
+                json!({"spec": {"template": {"spec": pod_spec()}}}),
+            ),
+            (
+                "ReplicaSet",
+                json!({"spec": {"template": {"spec": pod_spec()}}}),
+            ),
+            (
+                "StatefulSet",
+                json!({"spec": {"template": {"spec": pod_spec()}}}),
+            ),
+            (
+                "DaemonSet",
+                json!({"spec": {"template": {"spec": pod_spec()}}}),
+            ),
             ("Job", json!({"spec": {"template": {"spec": pod_spec()}}})),
-            ("ReplicationController", json!({"spec": {"template": {"spec": pod_spec()}}})),
-            ("CronJob", json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": pod_spec()}}}}})),
+            (
+                "ReplicationController",
+                json!({"spec": {"template": {"spec": pod_spec()}}}),
+            ),
+            (
+                "CronJob",
+                json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": pod_spec()}}}}}),
+            ),
         ];
         for (kind, object) in cases {
             let ptr = pod_spec_pointer(kind).unwrap();
             let sites = image_sites(&object, ptr).unwrap();
             let images: Vec<_> = sites.iter().map(|s| s.image.as_str()).collect();
-            assert_eq!(images, ["reg.io/app:1", "reg.io/side:2", "reg.io/init:3", "busybox"], "{kind}");
+            assert_eq!(
+                images,
+                ["reg.io/app:1", "reg.io/side:2", "reg.io/init:3", "busybox"],
+                "{kind}"
+            );
             for s in &sites {
-                assert_eq!(object.pointer(&s.pointer).and_then(Value::as_str), Some(s.image.as_str()), "{kind}");
+                assert_eq!(
+                    object.pointer(&s.pointer).and_then(Value::as_str),
+                    Some(s.image.as_str()),
+                    "{kind}"
+                );
             }
         }
     }
@@ -127,7 +167,9 @@ mod tests {
     #[test]
     fn missing_spec_is_empty_and_wrong_shapes_are_errors() {
         assert!(image_sites(&json!({}), "/spec").unwrap().is_empty());
-        assert!(image_sites(&json!({"spec": {}}), "/spec").unwrap().is_empty());
+        assert!(image_sites(&json!({"spec": {}}), "/spec")
+            .unwrap()
+            .is_empty());
         let e = image_sites(&json!({"spec": {"containers": {"a": 1}}}), "/spec").unwrap_err();
         assert!(e.to_string().contains("/spec/containers"), "{e}");
         let e = image_sites(&json!({"spec": {"containers": [{"image": 5}]}}), "/spec").unwrap_err();

@@ -20,9 +20,21 @@ fn synthetic() -> PathBuf {
 fn stores(root: &Path) -> TrustStores {
     let mut stores = TrustStores::default();
     for (store_type, name, file) in [
-        (StoreType::Ca, "synthetic-root", "truststore/x509/ca/synthetic-root/root.pem"),
-        (StoreType::SigningAuthority, "synthetic-root", "truststore/x509/signingAuthority/synthetic-root/root.pem"),
-        (StoreType::Tsa, "synthetic-tsa", "truststore/x509/tsa/synthetic-tsa/tsa-root.pem"),
+        (
+            StoreType::Ca,
+            "synthetic-root",
+            "truststore/x509/ca/synthetic-root/root.pem",
+        ),
+        (
+            StoreType::SigningAuthority,
+            "synthetic-root",
+            "truststore/x509/signingAuthority/synthetic-root/root.pem",
+        ),
+        (
+            StoreType::Tsa,
+            "synthetic-tsa",
+            "truststore/x509/tsa/synthetic-tsa/tsa-root.pem",
+        ),
     ] {
         let pem = std::fs::read(root.join(file)).expect("trust store file");
         let certs = Certificate::parse_pem_or_der(&pem).expect("trust store certificates");
@@ -33,13 +45,18 @@ fn stores(root: &Path) -> TrustStores {
 
 fn bench(c: &mut Criterion) {
     let root = synthetic();
-    let policy = TrustPolicy::from_json(&std::fs::read_to_string(root.join("trustpolicy.oci.json")).expect("policy"))
-        .expect("valid policy");
+    let policy = TrustPolicy::from_json(
+        &std::fs::read_to_string(root.join("trustpolicy.oci.json")).expect("policy"),
+    )
+    .expect("valid policy");
     let verifier = Verifier::new(policy, stores(&root));
-    let descriptor: Descriptor =
-        serde_json::from_slice(&std::fs::read(root.join("artifact/descriptor.json")).expect("descriptor"))
-            .expect("descriptor json");
-    let time: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z").expect("time").with_timezone(&Utc);
+    let descriptor: Descriptor = serde_json::from_slice(
+        &std::fs::read(root.join("artifact/descriptor.json")).expect("descriptor"),
+    )
+    .expect("descriptor json");
+    let time: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z")
+        .expect("time")
+        .with_timezone(&Utc);
     let material = RevocationMaterial::default();
     let cases = [
         ("rsa2048-PS256", "valid/jws-rsa2048-PS256.jws", "strict"),
@@ -48,15 +65,30 @@ fn bench(c: &mut Criterion) {
         ("ecdsa-p256", "valid/jws-ec256-ES256.jws", "strict"),
         ("ecdsa-p384", "valid/jws-ec384-ES384.jws", "strict"),
         ("ecdsa-p521", "valid/jws-ec521-ES512.jws", "strict"),
-        ("cose-rsa2048-PS256", "valid/cose-rsa2048-PS256.cose", "strict"),
-        ("timestamped-jws", "timestamp/jws-ts-valid-leaf.jws", "strict-tsa"),
+        (
+            "cose-rsa2048-PS256",
+            "valid/cose-rsa2048-PS256.cose",
+            "strict",
+        ),
+        (
+            "timestamped-jws",
+            "timestamp/jws-ts-valid-leaf.jws",
+            "strict-tsa",
+        ),
     ];
     let mut group = c.benchmark_group("verify");
     for (name, file, statement) in cases {
         let envelope = std::fs::read(root.join("envelopes").join(file)).expect("envelope");
-        let media_type = if file.ends_with(".cose") { "application/cose" } else { "application/jose+json" };
+        let media_type = if file.ends_with(".cose") {
+            "application/cose"
+        } else {
+            "application/jose+json"
+        };
         let repository = format!("registry.example.com/synthetic/{statement}");
-        let sigs = [Signature { media_type, envelope: &envelope }];
+        let sigs = [Signature {
+            media_type,
+            envelope: &envelope,
+        }];
         let input = VerificationInput {
             repository: &repository,
             descriptor: &descriptor,
@@ -65,7 +97,10 @@ fn bench(c: &mut Criterion) {
             revocation: &material,
             limits: Limits::default(),
         };
-        assert!(verifier.verify(&input).is_success(), "{name} must verify before it is measured");
+        assert!(
+            verifier.verify(&input).is_success(),
+            "{name} must verify before it is measured"
+        );
         group.bench_function(name, |b| b.iter(|| verifier.verify(&input)));
     }
     group.finish();

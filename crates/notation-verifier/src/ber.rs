@@ -86,9 +86,13 @@ fn convert(input: &[u8], out: &mut Vec<u8>, depth: usize) -> Result<usize, BerEr
         if n > 4 {
             return Err(BerError("length too large"));
         }
-        let bytes = input.get(pos..pos + n).ok_or(BerError("truncated length"))?;
+        let bytes = input
+            .get(pos..pos + n)
+            .ok_or(BerError("truncated length"))?;
         pos += n;
-        bytes.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b))
+        bytes
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b))
     };
     let content = input
         .get(pos..pos.checked_add(len).ok_or(BerError("length overflow"))?)

@@ -87,8 +87,14 @@ pub fn bundle_tag(digest: &str) -> Result<String, BundleError> {
     let (alg, hex_part) = digest
         .split_once(':')
         .ok_or_else(|| BundleError::BadDigest(digest.to_string()))?;
-    let alg_ok = !alg.is_empty() && alg.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    let hex_ok = !hex_part.is_empty() && hex_part.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
+    let alg_ok = !alg.is_empty()
+        && alg
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let hex_ok = !hex_part.is_empty()
+        && hex_part
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
     if !alg_ok || !hex_ok {
         return Err(BundleError::BadDigest(digest.to_string()));
     }
@@ -96,7 +102,11 @@ pub fn bundle_tag(digest: &str) -> Result<String, BundleError> {
 }
 
 /// The bundle manifest for `subject` with `layers` in order (writer rules).
-pub fn build_manifest(subject: &Descriptor, layers: &[BundleLayer], created: DateTime<Utc>) -> Value {
+pub fn build_manifest(
+    subject: &Descriptor,
+    layers: &[BundleLayer],
+    created: DateTime<Utc>,
+) -> Value {
     let layers: Vec<Value> = layers
         .iter()
         .map(|l| {
@@ -211,7 +221,10 @@ pub fn read_bundle(
     let mut envelopes = Vec::new();
     let mut truncated = false;
     for (index, layer) in layers.iter().enumerate() {
-        let media_type = layer.get("mediaType").and_then(Value::as_str).unwrap_or_default();
+        let media_type = layer
+            .get("mediaType")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if !is_envelope_type(media_type) {
             continue;
         }
@@ -314,20 +327,35 @@ mod tests {
 
     #[test]
     fn round_trip_and_layer_checks() {
-        let good = layer_for(MEDIA_TYPE_JWS, b"{\"a\":1}".to_vec(), "sha256:aa", Some("[\"x\"]".into()));
+        let good = layer_for(
+            MEDIA_TYPE_JWS,
+            b"{\"a\":1}".to_vec(),
+            "sha256:aa",
+            Some("[\"x\"]".into()),
+        );
         let mut wrong_digest = layer_for(MEDIA_TYPE_COSE, b"cose".to_vec(), "sha256:bb", None);
         wrong_digest.digest = format!("sha256:{}", "0".repeat(64));
-        let other = BundleLayer { media_type: "text/plain".into(), ..good.clone() };
+        let other = BundleLayer {
+            media_type: "text/plain".into(),
+            ..good.clone()
+        };
         let manifest = build_manifest(&subject(), &[good.clone(), other, wrong_digest], time());
         assert_eq!(manifest["config"]["digest"], EMPTY_CONFIG_DIGEST);
         let contents = read_bundle(&manifest, D, 10).unwrap();
         assert_eq!(contents.subject, Some(subject()));
-        assert_eq!(contents.envelopes.len(), 2, "the text/plain layer is ignored");
+        assert_eq!(
+            contents.envelopes.len(),
+            2,
+            "the text/plain layer is ignored"
+        );
         let first = contents.envelopes[0].as_ref().unwrap();
         assert_eq!(first.bytes, good.envelope);
         assert_eq!(first.signature_manifest.as_deref(), Some("sha256:aa"));
         let err = contents.envelopes[1].as_ref().unwrap_err();
-        assert!(err.message.contains("does not match the layer digest"), "{err}");
+        assert!(
+            err.message.contains("does not match the layer digest"),
+            "{err}"
+        );
         assert!(!contents.truncated);
     }
 
@@ -341,26 +369,62 @@ mod tests {
         assert_eq!(c.envelopes.len(), 3);
         assert!(c.truncated);
         let other = format!("sha256:{}", "1".repeat(64));
-        assert!(matches!(read_bundle(&manifest, &other, 3), Err(BundleError::SubjectMismatch { .. })));
+        assert!(matches!(
+            read_bundle(&manifest, &other, 3),
+            Err(BundleError::SubjectMismatch { .. })
+        ));
         let mut wrong_type = manifest.clone();
         wrong_type["artifactType"] = json!("application/vnd.example");
-        assert!(matches!(read_bundle(&wrong_type, D, 3), Err(BundleError::NotABundle(_))));
-        assert!(matches!(read_bundle(&json!([1, 2]), D, 3), Err(BundleError::NotABundle(_))));
+        assert!(matches!(
+            read_bundle(&wrong_type, D, 3),
+            Err(BundleError::NotABundle(_))
+        ));
+        assert!(matches!(
+            read_bundle(&json!([1, 2]), D, 3),
+            Err(BundleError::NotABundle(_))
+        ));
     }
 
     #[test]
     fn oversized_or_inconsistent_copies_are_refused() {
-        let mut manifest = build_manifest(&subject(), &[layer_for(MEDIA_TYPE_JWS, b"abc".to_vec(), "sha256:aa", None)], time());
+        let mut manifest = build_manifest(
+            &subject(),
+            &[layer_for(
+                MEDIA_TYPE_JWS,
+                b"abc".to_vec(),
+                "sha256:aa",
+                None,
+            )],
+            time(),
+        );
         manifest["layers"][0]["size"] = json!(2);
         let c = read_bundle(&manifest, D, 3).unwrap();
-        assert!(c.envelopes[0].as_ref().unwrap_err().message.contains("longer than the layer size")
-            || c.envelopes[0].as_ref().unwrap_err().message.contains("bytes but the layer says"));
+        assert!(
+            c.envelopes[0]
+                .as_ref()
+                .unwrap_err()
+                .message
+                .contains("longer than the layer size")
+                || c.envelopes[0]
+                    .as_ref()
+                    .unwrap_err()
+                    .message
+                    .contains("bytes but the layer says")
+        );
         manifest["layers"][0]["size"] = json!(MAX_ENVELOPE_SIZE + 1);
         let c = read_bundle(&manifest, D, 3).unwrap();
-        assert!(c.envelopes[0].as_ref().unwrap_err().message.contains("limit"));
+        assert!(c.envelopes[0]
+            .as_ref()
+            .unwrap_err()
+            .message
+            .contains("limit"));
         manifest["layers"][0]["annotations"][ANNOTATION_ENVELOPE] = json!("!!!");
         manifest["layers"][0]["size"] = json!(3);
         let c = read_bundle(&manifest, D, 3).unwrap();
-        assert!(c.envelopes[0].as_ref().unwrap_err().message.contains("base64"));
+        assert!(c.envelopes[0]
+            .as_ref()
+            .unwrap_err()
+            .message
+            .contains("base64"));
     }
 }

@@ -10,8 +10,8 @@ use der::{Decode, Encode, Reader, Tag, Tagged};
 use sha2::Digest;
 use x509_cert::ext::pkix::{
     name::{DistributionPointName, GeneralName},
-    AuthorityInfoAccessSyntax, BasicConstraints as BcExt, CrlDistributionPoints,
-    ExtendedKeyUsage, KeyUsage, KeyUsages,
+    AuthorityInfoAccessSyntax, BasicConstraints as BcExt, CrlDistributionPoints, ExtendedKeyUsage,
+    KeyUsage, KeyUsages,
 };
 use x509_cert::name::Name;
 
@@ -214,7 +214,7 @@ fn attribute_string(value: &der::Any) -> Option<String> {
         // Go reads T61String as ISO-8859-1.
         Tag::TeletexString => Some(bytes.iter().map(|&b| char::from(b)).collect()),
         Tag::BmpString => {
-            if bytes.len() % 2 != 0 {
+            if !bytes.len().is_multiple_of(2) {
                 return None;
             }
             let units: Vec<u16> = bytes
@@ -233,7 +233,10 @@ fn escape_dn_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for (i, &c) in chars.iter().enumerate() {
         let edge_space = c == ' ' && (i == 0 || i == chars.len() - 1);
-        if matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';') || edge_space || (i == 0 && c == '#') {
+        if matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
+            || edge_space
+            || (i == 0 && c == '#')
+        {
             out.push('\\');
         }
         out.push(c);
@@ -339,7 +342,7 @@ impl Certificate {
                 .find("-----")
                 .map(|i| end_marker + 9 + i + 5)
                 .ok_or_else(|| CertError::Malformed("PEM END line is not terminated".into()))?;
-            let (label, der) = pem_rfc7468::decode_vec(block[..end].as_bytes())
+            let (label, der) = pem_rfc7468::decode_vec(&block.as_bytes()[..end])
                 .map_err(|e| CertError::Malformed(format!("PEM: {e}")))?;
             if label == "CERTIFICATE" {
                 certs.push(Self::from_der(&der)?);
@@ -431,10 +434,9 @@ impl Certificate {
     where
         T: Decode<'a> + der::oid::AssociatedOid,
     {
-        self.inner
-            .tbs_certificate
-            .get::<T>()
-            .map_err(|e| CertError::Malformed(format!("{what} extension of \"{}\": {e}", self.subject)))
+        self.inner.tbs_certificate.get::<T>().map_err(|e| {
+            CertError::Malformed(format!("{what} extension of \"{}\": {e}", self.subject))
+        })
     }
 
     pub fn basic_constraints(&self) -> Result<Option<Extension<BasicConstraints>>, CertError> {
@@ -557,11 +559,9 @@ impl Certificate {
     /// constraint on `signer`: Go's `CheckSignature`).
     pub fn signature_verifies_with(&self, signer: &Certificate) -> Result<(), CertError> {
         let key = signer.key()?;
-        let signature = self
-            .inner
-            .signature
-            .as_bytes()
-            .ok_or_else(|| CertError::Malformed("signature bit string is not octet aligned".into()))?;
+        let signature = self.inner.signature.as_bytes().ok_or_else(|| {
+            CertError::Malformed("signature bit string is not octet aligned".into())
+        })?;
         key.verify_x509_signature(&self.inner.signature_algorithm, self.tbs_der(), signature)
             .map_err(CertError::BadSignature)
     }
@@ -605,7 +605,13 @@ impl Certificate {
     }
 
     pub fn is_ca(&self) -> bool {
-        matches!(self.basic_constraints(), Ok(Some(Extension { value: BasicConstraints { ca: true, .. }, .. })))
+        matches!(
+            self.basic_constraints(),
+            Ok(Some(Extension {
+                value: BasicConstraints { ca: true, .. },
+                ..
+            }))
+        )
     }
 }
 
@@ -624,9 +630,18 @@ mod tests {
 
     #[test]
     fn garbage_is_malformed_not_a_panic() {
-        assert!(matches!(Certificate::from_der(b"\x30\x03\x02\x01"), Err(CertError::Malformed(_))));
-        assert!(matches!(Certificate::parse_pem_or_der(b"\x30"), Err(CertError::Malformed(_))));
-        assert!(matches!(Certificate::parse_pem_bundle("no pem here"), Err(CertError::Empty(_))));
+        assert!(matches!(
+            Certificate::from_der(b"\x30\x03\x02\x01"),
+            Err(CertError::Malformed(_))
+        ));
+        assert!(matches!(
+            Certificate::parse_pem_or_der(b"\x30"),
+            Err(CertError::Malformed(_))
+        ));
+        assert!(matches!(
+            Certificate::parse_pem_bundle("no pem here"),
+            Err(CertError::Empty(_))
+        ));
     }
 
     #[test]

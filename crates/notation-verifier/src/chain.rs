@@ -135,7 +135,11 @@ fn ext_err(e: CertError) -> String {
 
 /// CA profile: basic constraints cA, path length, key usage with keyCertSign
 /// (critical for code signing, as notation-core-go checks).
-fn validate_ca(cert: &Certificate, expected_path_len: usize, purpose: Purpose) -> Result<(), String> {
+fn validate_ca(
+    cert: &Certificate,
+    expected_path_len: usize,
+    purpose: Purpose,
+) -> Result<(), String> {
     let subject = cert.subject();
     let bc = cert.basic_constraints().map_err(ext_err)?;
     let bc = match bc {
@@ -249,7 +253,9 @@ fn validate_leaf(cert: &Certificate, purpose: Purpose) -> Result<(), String> {
         }
     }
     let key = cert.key().map_err(|e| match e {
-        CertError::Key { source, .. } => format!("certificate with subject \"{subject}\": {source}"),
+        CertError::Key { source, .. } => {
+            format!("certificate with subject \"{subject}\": {source}")
+        }
         other => other.to_string(),
     })?;
     key.notation_algorithm()
@@ -327,7 +333,11 @@ fn extend_path(
         if current.raw_issuer() != root.raw_subject() {
             continue;
         }
-        match current.verify_signed_by(root).map_err(|e| invalid(format!("x509: {e}"))).and_then(|_| check_path_member(root, time)) {
+        match current
+            .verify_signed_by(root)
+            .map_err(|e| invalid(format!("x509: {e}")))
+            .and_then(|_| check_path_member(root, time))
+        {
             Ok(()) => {
                 if current.der() != root.der() {
                     path.push(root.clone());
@@ -345,7 +355,9 @@ fn extend_path(
         return false;
     }
     for candidate in intermediates {
-        if path.iter().any(|p| p.der() == candidate.der()) || current.raw_issuer() != candidate.raw_subject() {
+        if path.iter().any(|p| p.der() == candidate.der())
+            || current.raw_issuer() != candidate.raw_subject()
+        {
             continue;
         }
         let step = current

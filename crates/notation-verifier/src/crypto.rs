@@ -208,10 +208,9 @@ impl PublicKey {
     /// Parses a SubjectPublicKeyInfo. RSA moduli above 8192 bits are refused
     /// here (before any arithmetic) so that giant keys cannot cost time.
     pub fn from_spki(spki: SubjectPublicKeyInfoRef<'_>) -> Result<Self, CryptoError> {
-        let key_bytes = spki
-            .subject_public_key
-            .as_bytes()
-            .ok_or_else(|| CryptoError::MalformedKey("public key bit string is not octet aligned".into()))?;
+        let key_bytes = spki.subject_public_key.as_bytes().ok_or_else(|| {
+            CryptoError::MalformedKey("public key bit string is not octet aligned".into())
+        })?;
         match spki.algorithm.oid {
             oid::RSA_ENCRYPTION => {
                 let parsed = rsa::pkcs1::RsaPublicKey::from_der(key_bytes)
@@ -232,10 +231,17 @@ impl PublicKey {
                     .algorithm
                     .parameters
                     .as_ref()
-                    .ok_or_else(|| CryptoError::MalformedKey("ec public key without curve parameters".into()))?
+                    .ok_or_else(|| {
+                        CryptoError::MalformedKey("ec public key without curve parameters".into())
+                    })?
                     .decode_as()
-                    .map_err(|_| CryptoError::UnsupportedKeyType("ec key with explicit (non-named) curve parameters".into()))?;
-                let malformed = |e: ecdsa::Error| CryptoError::MalformedKey(format!("ec point: {e}"));
+                    .map_err(|_| {
+                        CryptoError::UnsupportedKeyType(
+                            "ec key with explicit (non-named) curve parameters".into(),
+                        )
+                    })?;
+                let malformed =
+                    |e: ecdsa::Error| CryptoError::MalformedKey(format!("ec point: {e}"));
                 match curve {
                     oid::SECP256R1 => Ok(PublicKey::P256(
                         p256::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes).map_err(malformed)?,
@@ -349,7 +355,12 @@ impl PublicKey {
 
     /// ECDSA over a prehashed message: raw `R || S` for envelopes, DER
     /// `ECDSA-Sig-Value` for X.509 structures.
-    fn verify_ecdsa_prehash(&self, digest: &[u8], signature: &[u8], der: bool) -> Result<(), CryptoError> {
+    fn verify_ecdsa_prehash(
+        &self,
+        digest: &[u8],
+        signature: &[u8],
+        der: bool,
+    ) -> Result<(), CryptoError> {
         let bad = |e: ecdsa::Error| CryptoError::BadSignature(e.to_string());
         macro_rules! check {
             ($curve:ident, $key:expr) => {{
@@ -365,7 +376,9 @@ impl PublicKey {
             PublicKey::P256(k) => check!(p256, k),
             PublicKey::P384(k) => check!(p384, k),
             PublicKey::P521(k) => check!(p521, k),
-            PublicKey::Rsa(_) => Err(CryptoError::UnsupportedAlgorithm("ecdsa with an RSA key".into())),
+            PublicKey::Rsa(_) => Err(CryptoError::UnsupportedAlgorithm(
+                "ecdsa with an RSA key".into(),
+            )),
         }
     }
 }
@@ -374,7 +387,10 @@ impl PublicKey {
 #[derive(Debug, Clone, Copy)]
 enum X509Scheme {
     RsaPkcs1(HashAlgorithm),
-    RsaPss { hash: HashAlgorithm, salt_len: usize },
+    RsaPss {
+        hash: HashAlgorithm,
+        salt_len: usize,
+    },
     Ecdsa(HashAlgorithm),
 }
 
@@ -386,8 +402,14 @@ impl X509Scheme {
             .parameters
             .as_ref()
             .is_none_or(|p| p.tag() == der::Tag::Null);
-        let is_ecdsa = matches!(algorithm.oid, oid::ECDSA_SHA256 | oid::ECDSA_SHA384 | oid::ECDSA_SHA512);
-        let is_pkcs1 = matches!(algorithm.oid, oid::SHA256_WITH_RSA | oid::SHA384_WITH_RSA | oid::SHA512_WITH_RSA);
+        let is_ecdsa = matches!(
+            algorithm.oid,
+            oid::ECDSA_SHA256 | oid::ECDSA_SHA384 | oid::ECDSA_SHA512
+        );
+        let is_pkcs1 = matches!(
+            algorithm.oid,
+            oid::SHA256_WITH_RSA | oid::SHA384_WITH_RSA | oid::SHA512_WITH_RSA
+        );
         if (is_ecdsa && algorithm.parameters.is_some()) || (is_pkcs1 && !params_null_or_absent) {
             return Err(CryptoError::UnsupportedAlgorithm(format!(
                 "{} with unexpected parameters",
@@ -413,15 +435,15 @@ impl X509Scheme {
     /// RSASSA-PSS parameters: the hash and MGF1 hash must be the same SHA-2,
     /// as Go requires; SHA-1 defaults are refused.
     fn pss_params(algorithm: &AlgorithmIdentifierOwned) -> Result<Self, CryptoError> {
-        let params = algorithm
-            .parameters
-            .as_ref()
-            .ok_or_else(|| CryptoError::UnsupportedAlgorithm("RSASSA-PSS without parameters".into()))?;
-        let der = params
-            .to_der()
-            .map_err(|e| CryptoError::UnsupportedAlgorithm(format!("RSASSA-PSS parameters: {e}")))?;
-        let pss = rsa::pkcs1::RsaPssParams::from_der(&der)
-            .map_err(|e| CryptoError::UnsupportedAlgorithm(format!("RSASSA-PSS parameters: {e}")))?;
+        let params = algorithm.parameters.as_ref().ok_or_else(|| {
+            CryptoError::UnsupportedAlgorithm("RSASSA-PSS without parameters".into())
+        })?;
+        let der = params.to_der().map_err(|e| {
+            CryptoError::UnsupportedAlgorithm(format!("RSASSA-PSS parameters: {e}"))
+        })?;
+        let pss = rsa::pkcs1::RsaPssParams::from_der(&der).map_err(|e| {
+            CryptoError::UnsupportedAlgorithm(format!("RSASSA-PSS parameters: {e}"))
+        })?;
         let hash = HashAlgorithm::from_oid(&pss.hash.oid).ok_or_else(|| {
             CryptoError::UnsupportedAlgorithm(format!("RSASSA-PSS with hash {}", pss.hash.oid))
         })?;

@@ -172,7 +172,9 @@ impl TrustedIdentities {
     /// Parses and validates a statement's `trustedIdentities`; `statement`
     /// names the statement in error messages.
     pub fn parse(values: &[String], statement: &str) -> Result<Self, IdentityError> {
-        let invalid = |m: String| IdentityError::InvalidDn(format!("trust policy statement \"{statement}\" {m}"));
+        let invalid = |m: String| {
+            IdentityError::InvalidDn(format!("trust policy statement \"{statement}\" {m}"))
+        };
         if values.iter().any(|v| v == "*") {
             if values.len() > 1 {
                 return Err(invalid("uses a wildcard trusted identity '*', a wildcard identity cannot be used in conjunction with other values".into()));
@@ -186,9 +188,11 @@ impl TrustedIdentities {
             if value.is_empty() {
                 return Err(invalid("has an empty trusted identity".into()));
             }
-            let (prefix, rest) = value
-                .split_once(':')
-                .ok_or_else(|| invalid(format!("has trusted identity \"{value}\" missing separator")))?;
+            let (prefix, rest) = value.split_once(':').ok_or_else(|| {
+                invalid(format!(
+                    "has trusted identity \"{value}\" missing separator"
+                ))
+            })?;
             if prefix != X509_SUBJECT {
                 identities.push(TrustedIdentity::Other(value.clone()));
                 continue;
@@ -200,7 +204,9 @@ impl TrustedIdentities {
                 )));
             }
             let dn = parse_dn(dn_text).map_err(|e| {
-                invalid(format!("has trusted identity \"{value}\" with invalid identity value: {e}"))
+                invalid(format!(
+                    "has trusted identity \"{value}\" with invalid identity value: {e}"
+                ))
             })?;
             identities.push(TrustedIdentity::X509Subject {
                 raw: value.clone(),
@@ -320,7 +326,10 @@ mod tests {
         assert!(TrustedIdentities::parse(&s(&["x509.subject:"]), "p").is_err());
         assert!(TrustedIdentities::parse(&s(&["nonX509Prefix:foo"]), "p").is_ok());
         let overlap = TrustedIdentities::parse(
-            &s(&["x509.subject: C=US,ST=WA,O=MyOrg", "x509.subject: C=US,ST=WA,O=MyOrg,X=Y"]),
+            &s(&[
+                "x509.subject: C=US,ST=WA,O=MyOrg",
+                "x509.subject: C=US,ST=WA,O=MyOrg,X=Y",
+            ]),
             "p",
         )
         .unwrap_err();

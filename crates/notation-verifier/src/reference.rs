@@ -31,13 +31,18 @@ pub struct ImageRef {
 
 impl ImageRef {
     pub fn parse(reference: &str) -> Result<Self, ReferenceError> {
-        let err = |detail: String| ReferenceError { reference: reference.to_string(), detail };
+        let err = |detail: String| ReferenceError {
+            reference: reference.to_string(),
+            detail,
+        };
         let trimmed = reference.trim();
         if trimmed.is_empty() {
             return Err(err("the image reference is empty".into()));
         }
         if trimmed != reference {
-            return Err(err("the image reference has leading or trailing white space".into()));
+            return Err(err(
+                "the image reference has leading or trailing white space".into(),
+            ));
         }
         let parsed: Reference = reference.parse().map_err(|e| err(format!("{e}")))?;
         // Docker refuses upper-case repository names ("repository name must be
@@ -108,7 +113,9 @@ impl ImageRef {
 
     /// `registry/repository:tag`, the form sent to the host to resolve a tag.
     pub fn tagged(&self) -> Option<String> {
-        self.tag.as_ref().map(|t| format!("{}:{}", self.repository_path(), t))
+        self.tag
+            .as_ref()
+            .map(|t| format!("{}:{}", self.repository_path(), t))
     }
 
     /// The reference as written with `@digest` appended, unless it already
@@ -148,8 +155,14 @@ pub fn validate_digest(digest: &str) -> Result<(), String> {
         "sha512" => 128,
         other => return Err(format!("digest algorithm \"{other}\" is not supported")),
     };
-    if hex.len() != expected_len || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-        return Err(format!("digest \"{digest}\" is not {expected_len} lowercase hex characters after \"{alg}:\""));
+    if hex.len() != expected_len
+        || !hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(format!(
+            "digest \"{digest}\" is not {expected_len} lowercase hex characters after \"{alg}:\""
+        ));
     }
     Ok(())
 }
@@ -163,14 +176,38 @@ mod tests {
     #[test]
     fn normalises_like_the_container_runtime() {
         let cases = [
-            ("nginx", "docker.io/library/nginx:latest", "docker.io/library/nginx"),
-            ("nginx:1.25", "docker.io/library/nginx:1.25", "docker.io/library/nginx"),
-            ("opensuse/leap:15.3", "docker.io/opensuse/leap:15.3", "docker.io/opensuse/leap"),
-            ("index.docker.io/library/busybox", "docker.io/library/busybox:latest", "docker.io/library/busybox"),
+            (
+                "nginx",
+                "docker.io/library/nginx:latest",
+                "docker.io/library/nginx",
+            ),
+            (
+                "nginx:1.25",
+                "docker.io/library/nginx:1.25",
+                "docker.io/library/nginx",
+            ),
+            (
+                "opensuse/leap:15.3",
+                "docker.io/opensuse/leap:15.3",
+                "docker.io/opensuse/leap",
+            ),
+            (
+                "index.docker.io/library/busybox",
+                "docker.io/library/busybox:latest",
+                "docker.io/library/busybox",
+            ),
             ("test:5000/repo", "test:5000/repo:latest", "test:5000/repo"),
             ("localhost/app:v1", "localhost/app:v1", "localhost/app"),
-            ("myregistry.azurecr.io/shop/api:1.0", "myregistry.azurecr.io/shop/api:1.0", "myregistry.azurecr.io/shop/api"),
-            ("127.0.0.1:5000/a/b/c:t", "127.0.0.1:5000/a/b/c:t", "127.0.0.1:5000/a/b/c"),
+            (
+                "myregistry.azurecr.io/shop/api:1.0",
+                "myregistry.azurecr.io/shop/api:1.0",
+                "myregistry.azurecr.io/shop/api",
+            ),
+            (
+                "127.0.0.1:5000/a/b/c:t",
+                "127.0.0.1:5000/a/b/c:t",
+                "127.0.0.1:5000/a/b/c",
+            ),
         ];
         for (input, normalized, repo) in cases {
             let r = ImageRef::parse(input).unwrap();
@@ -202,9 +239,20 @@ mod tests {
 
     #[test]
     fn rejects_malformed_references_with_a_message() {
-        for bad in ["", " nginx", "UPPER/case", "nginx:", "nginx@sha256:abc", "a//b", "nginx@md5:0123"] {
+        for bad in [
+            "",
+            " nginx",
+            "UPPER/case",
+            "nginx:",
+            "nginx@sha256:abc",
+            "a//b",
+            "nginx@md5:0123",
+        ] {
             let e = ImageRef::parse(bad).unwrap_err();
-            assert!(e.to_string().contains("invalid image reference"), "{bad}: {e}");
+            assert!(
+                e.to_string().contains("invalid image reference"),
+                "{bad}: {e}"
+            );
         }
     }
 

@@ -87,9 +87,17 @@ pub enum SettingsError {
     #[error("trustStores: {0}")]
     TrustStore(#[from] TrustStoreError),
     #[error("trustPolicy: statement \"{statement}\" refers to trust store \"{reference}\", which is not defined under trustStores.{store_type}")]
-    UndefinedStore { statement: String, reference: String, store_type: &'static str },
+    UndefinedStore {
+        statement: String,
+        reference: String,
+        store_type: &'static str,
+    },
     #[error("exceptions[{index}].{field}: {message}")]
-    Exception { index: usize, field: &'static str, message: String },
+    Exception {
+        index: usize,
+        field: &'static str,
+        message: String,
+    },
     #[error("maxSignatures: must be between 1 and {max}, got {value}")]
     MaxSignatures { value: usize, max: usize },
 }
@@ -109,9 +117,17 @@ pub enum ExceptionMatch<'a> {
     /// No exception names the image.
     None,
     /// A live exception: admit without verification.
-    Active { exception: &'a str, reason: Option<&'a str>, expires: DateTime<Utc>, days_left: i64 },
+    Active {
+        exception: &'a str,
+        reason: Option<&'a str>,
+        expires: DateTime<Utc>,
+        days_left: i64,
+    },
     /// Only expired exceptions name the image: verify, and say the exception ended.
-    Expired { exception: &'a str, expired: DateTime<Utc> },
+    Expired {
+        exception: &'a str,
+        expired: DateTime<Utc>,
+    },
 }
 
 /// Settings after validation: everything parsed once, ready to evaluate.
@@ -127,16 +143,24 @@ pub struct ValidatedSettings {
 impl Settings {
     /// Applies every rule of the contract and compiles the settings.
     pub fn validate(&self) -> Result<ValidatedSettings, SettingsError> {
-        let doc = self.trust_policy.as_ref().ok_or(SettingsError::MissingTrustPolicy)?;
+        let doc = self
+            .trust_policy
+            .as_ref()
+            .ok_or(SettingsError::MissingTrustPolicy)?;
         let policy = TrustPolicy::from_document(doc)?;
         for statement in &policy.statements {
             for store in &statement.trust_stores {
                 let defined = match store.store_type {
-                    crate::trust_store::StoreType::Ca => self.trust_stores.ca.contains_key(&store.name),
-                    crate::trust_store::StoreType::SigningAuthority => {
-                        self.trust_stores.signing_authority.contains_key(&store.name)
+                    crate::trust_store::StoreType::Ca => {
+                        self.trust_stores.ca.contains_key(&store.name)
                     }
-                    crate::trust_store::StoreType::Tsa => self.trust_stores.tsa.contains_key(&store.name),
+                    crate::trust_store::StoreType::SigningAuthority => self
+                        .trust_stores
+                        .signing_authority
+                        .contains_key(&store.name),
+                    crate::trust_store::StoreType::Tsa => {
+                        self.trust_stores.tsa.contains_key(&store.name)
+                    }
                 };
                 if !defined {
                     return Err(SettingsError::UndefinedStore {
@@ -149,7 +173,10 @@ impl Settings {
         }
         let stores = TrustStores::from_pem(&self.trust_stores)?;
         if self.max_signatures == 0 || self.max_signatures > MAX_MAX_SIGNATURES {
-            return Err(SettingsError::MaxSignatures { value: self.max_signatures, max: MAX_MAX_SIGNATURES });
+            return Err(SettingsError::MaxSignatures {
+                value: self.max_signatures,
+                max: MAX_MAX_SIGNATURES,
+            });
         }
         let exceptions = self
             .exceptions
@@ -162,7 +189,10 @@ impl Settings {
             enforcement: self.enforcement,
             modify_images_with_digest: self.modify_images_with_digest,
             exceptions,
-            limits: Limits { max_signatures: self.max_signatures, ..Limits::default() },
+            limits: Limits {
+                max_signatures: self.max_signatures,
+                ..Limits::default()
+            },
         })
     }
 }
@@ -172,7 +202,11 @@ impl ValidatedSettings {
     /// exception wins over an expired one for the same image.
     pub fn exception_for(&self, normalized_image: &str, now: DateTime<Utc>) -> ExceptionMatch<'_> {
         let mut expired: Option<&Exception> = None;
-        for e in self.exceptions.iter().filter(|e| e.matcher.is_match(normalized_image)) {
+        for e in self
+            .exceptions
+            .iter()
+            .filter(|e| e.matcher.is_match(normalized_image))
+        {
             if e.expires > now {
                 // Whole days remaining: "0 days left" on the last day.
                 let days_left = (e.expires - now).num_days();
@@ -188,16 +222,26 @@ impl ValidatedSettings {
             }
         }
         match expired {
-            Some(e) => ExceptionMatch::Expired { exception: &e.image, expired: e.expires },
+            Some(e) => ExceptionMatch::Expired {
+                exception: &e.image,
+                expired: e.expires,
+            },
             None => ExceptionMatch::None,
         }
     }
 }
 
 fn compile_exception(index: usize, doc: &ExceptionDoc) -> Result<Exception, SettingsError> {
-    let fail = |field: &'static str, message: String| SettingsError::Exception { index, field, message };
+    let fail = |field: &'static str, message: String| SettingsError::Exception {
+        index,
+        field,
+        message,
+    };
     if doc.image.trim().is_empty() {
-        return Err(fail("image", "is required (a glob over the normalised image reference)".into()));
+        return Err(fail(
+            "image",
+            "is required (a glob over the normalised image reference)".into(),
+        ));
     }
     // `*` stays within one path segment, `**` crosses segments, as the contract says.
     let matcher = GlobBuilder::new(&doc.image)
@@ -206,14 +250,21 @@ fn compile_exception(index: usize, doc: &ExceptionDoc) -> Result<Exception, Sett
         .build()
         .map_err(|e| fail("image", format!("invalid glob \"{}\": {e}", doc.image)))?
         .compile_matcher();
-    let raw = doc
-        .expires
-        .as_deref()
-        .ok_or_else(|| fail("expires", "is required: every exception must end (RFC 3339 date or date-time)".into()))?;
+    let raw = doc.expires.as_deref().ok_or_else(|| {
+        fail(
+            "expires",
+            "is required: every exception must end (RFC 3339 date or date-time)".into(),
+        )
+    })?;
     let expires = parse_expiry(raw).ok_or_else(|| {
         fail("expires", format!("\"{raw}\" is not an RFC 3339 date (2027-03-31) or date-time (2027-03-31T12:00:00Z)"))
     })?;
-    Ok(Exception { image: doc.image.clone(), expires, reason: doc.reason.clone(), matcher })
+    Ok(Exception {
+        image: doc.image.clone(),
+        expires,
+        reason: doc.reason.clone(),
+        matcher,
+    })
 }
 
 /// A date means "through the end of that day (UTC)"; a date-time is exact.
@@ -235,30 +286,59 @@ mod tests {
     }
 
     fn compiled(exceptions: Vec<ExceptionDoc>) -> Vec<Exception> {
-        exceptions.iter().enumerate().map(|(i, e)| compile_exception(i, e).unwrap()).collect()
+        exceptions
+            .iter()
+            .enumerate()
+            .map(|(i, e)| compile_exception(i, e).unwrap())
+            .collect()
     }
 
     fn exc(image: &str, expires: &str) -> ExceptionDoc {
-        ExceptionDoc { image: image.into(), expires: Some(expires.into()), reason: Some("CHG-1".into()) }
+        ExceptionDoc {
+            image: image.into(),
+            expires: Some(expires.into()),
+            reason: Some("CHG-1".into()),
+        }
     }
 
     #[test]
     fn globs_follow_the_contract() {
         let m = |glob: &str, image: &str| {
-            compile_exception(0, &exc(glob, "2030-01-01")).unwrap().matcher.is_match(image)
+            compile_exception(0, &exc(glob, "2030-01-01"))
+                .unwrap()
+                .matcher
+                .is_match(image)
         };
-        assert!(m("myregistry.azurecr.io/legacy/**", "myregistry.azurecr.io/legacy/a/b:1"));
-        assert!(m("myregistry.azurecr.io/legacy/*", "myregistry.azurecr.io/legacy/a:1"));
-        assert!(!m("myregistry.azurecr.io/legacy/*", "myregistry.azurecr.io/legacy/a/b:1"));
-        assert!(m("docker.io/library/nginx:1.2?", "docker.io/library/nginx:1.25"));
-        assert!(!m("docker.io/library/nginx:1.2?", "docker.io/library/nginx:1.250"));
+        assert!(m(
+            "myregistry.azurecr.io/legacy/**",
+            "myregistry.azurecr.io/legacy/a/b:1"
+        ));
+        assert!(m(
+            "myregistry.azurecr.io/legacy/*",
+            "myregistry.azurecr.io/legacy/a:1"
+        ));
+        assert!(!m(
+            "myregistry.azurecr.io/legacy/*",
+            "myregistry.azurecr.io/legacy/a/b:1"
+        ));
+        assert!(m(
+            "docker.io/library/nginx:1.2?",
+            "docker.io/library/nginx:1.25"
+        ));
+        assert!(!m(
+            "docker.io/library/nginx:1.2?",
+            "docker.io/library/nginx:1.250"
+        ));
         assert!(!m("*", "docker.io/library/nginx:latest"));
     }
 
     #[test]
     fn dates_last_through_the_day_and_datetimes_are_exact() {
         assert_eq!(parse_expiry("2027-03-31"), Some(at("2027-04-01T00:00:00Z")));
-        assert_eq!(parse_expiry("2027-03-31T12:00:00+02:00"), Some(at("2027-03-31T10:00:00Z")));
+        assert_eq!(
+            parse_expiry("2027-03-31T12:00:00+02:00"),
+            Some(at("2027-03-31T10:00:00Z"))
+        );
         assert_eq!(parse_expiry("31/03/2027"), None);
         assert_eq!(parse_expiry("2027-02-30"), None);
     }
@@ -269,24 +349,45 @@ mod tests {
             verifier: Verifier::new(TrustPolicy { statements: vec![] }, TrustStores::default()),
             enforcement: Enforcement::Deny,
             modify_images_with_digest: true,
-            exceptions: compiled(vec![exc("reg.io/old/**", "2026-11-20"), exc("reg.io/live/**", "2026-12-01")]),
+            exceptions: compiled(vec![
+                exc("reg.io/old/**", "2026-11-20"),
+                exc("reg.io/live/**", "2026-12-01"),
+            ]),
             limits: Limits::default(),
         };
         let now = at("2026-11-24T12:00:00Z");
         match v.exception_for("reg.io/live/app:1", now) {
-            ExceptionMatch::Active { days_left, exception, .. } => {
+            ExceptionMatch::Active {
+                days_left,
+                exception,
+                ..
+            } => {
                 assert_eq!(exception, "reg.io/live/**");
                 assert_eq!(days_left, 7);
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(v.exception_for("reg.io/old/app:1", now), ExceptionMatch::Expired { .. }));
-        assert_eq!(v.exception_for("reg.io/other/app:1", now), ExceptionMatch::None);
+        assert!(matches!(
+            v.exception_for("reg.io/old/app:1", now),
+            ExceptionMatch::Expired { .. }
+        ));
+        assert_eq!(
+            v.exception_for("reg.io/other/app:1", now),
+            ExceptionMatch::None
+        );
     }
 
     #[test]
     fn exception_errors_name_the_field() {
-        let e = compile_exception(2, &ExceptionDoc { image: "a/**".into(), expires: None, reason: None }).unwrap_err();
+        let e = compile_exception(
+            2,
+            &ExceptionDoc {
+                image: "a/**".into(),
+                expires: None,
+                reason: None,
+            },
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("exceptions[2].expires:"), "{e}");
         let e = compile_exception(0, &exc("a/**", "tomorrow")).unwrap_err();
         assert!(e.to_string().contains("exceptions[0].expires"), "{e}");

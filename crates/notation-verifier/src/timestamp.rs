@@ -101,8 +101,11 @@ pub fn verify_token(
             token.len()
         )));
     }
-    let der = crate::ber::to_der(token)
-        .map_err(|e| err(format!("failed to parse timestamp countersignature with error: {e}")))?;
+    let der = crate::ber::to_der(token).map_err(|e| {
+        err(format!(
+            "failed to parse timestamp countersignature with error: {e}"
+        ))
+    })?;
     let parsed = ParsedToken::parse(&der)?;
     let tst = parsed.tst_info()?;
     check_imprint(&tst, signature)?;
@@ -111,7 +114,8 @@ pub fn verify_token(
     }
     let gen_time = to_chrono(tst.gen_time.to_unix_duration());
     let roots: Vec<Certificate> = tsa_roots.iter().map(|c| (*c).clone()).collect();
-    let mut last_error = err("failed to verify the timestamp countersignature with error: the token has no signer");
+    let mut last_error =
+        err("failed to verify the timestamp countersignature with error: the token has no signer");
     for signer in parsed.signed_data.signer_infos.0.iter() {
         match parsed.verify_signer(signer, &roots, gen_time) {
             Ok(tsa_chain) => {
@@ -150,8 +154,11 @@ fn accuracy(tst: &TstInfo) -> Duration {
         ),
         None => (0, 0, 0),
     };
-    let total = Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1_000_000).min(86_400 * 365))
-        + Duration::milliseconds(ms)
+    let total = Duration::seconds(
+        i64::try_from(s)
+            .unwrap_or(i64::MAX / 1_000_000)
+            .min(86_400 * 365),
+    ) + Duration::milliseconds(ms)
         + Duration::microseconds(us);
     if total.is_zero() && tst.policy == oid::BASELINE_POLICY {
         return Duration::seconds(1);
@@ -183,10 +190,17 @@ struct ParsedToken {
 
 impl ParsedToken {
     fn parse(der: &[u8]) -> Result<Self, TimestampError> {
-        let parse_err = |m: String| err(format!("failed to parse timestamp countersignature with error: {m}"));
+        let parse_err = |m: String| {
+            err(format!(
+                "failed to parse timestamp countersignature with error: {m}"
+            ))
+        };
         let info = ContentInfo::from_der(der).map_err(|e| parse_err(e.to_string()))?;
         if info.content_type != oid::SIGNED_DATA {
-            return Err(parse_err(format!("content type {} is not signedData", info.content_type)));
+            return Err(parse_err(format!(
+                "content type {} is not signedData",
+                info.content_type
+            )));
         }
         let signed_data: SignedData = info
             .content
@@ -218,7 +232,8 @@ impl ParsedToken {
             for choice in set.0.iter() {
                 if let CertificateChoices::Certificate(c) = choice {
                     let der = c.to_der().map_err(|e| parse_err(e.to_string()))?;
-                    certificates.push(Certificate::from_der(&der).map_err(|e| parse_err(e.to_string()))?);
+                    certificates
+                        .push(Certificate::from_der(&der).map_err(|e| parse_err(e.to_string()))?);
                 }
             }
         }
@@ -265,7 +280,9 @@ impl ParsedToken {
                 .find(|a| a.oid == wanted)
                 .ok_or_else(|| format!("signed attribute {wanted} is missing"))?;
             if found.values.len() != 1 {
-                return Err(format!("signed attribute {wanted} must have exactly one value"));
+                return Err(format!(
+                    "signed attribute {wanted} must have exactly one value"
+                ));
             }
             found
                 .values
@@ -279,7 +296,9 @@ impl ParsedToken {
             .decode_as()
             .map_err(|e| format!("content type attribute: {e}"))?;
         if content_type != oid::TST_INFO {
-            return Err(format!("content type attribute {content_type} is not id-ct-TSTInfo"));
+            return Err(format!(
+                "content type attribute {content_type} is not id-ct-TSTInfo"
+            ));
         }
         let digest_hash = HashAlgorithm::from_oid(&signer.digest_alg.oid)
             .ok_or_else(|| format!("unsupported digest algorithm {}", signer.digest_alg.oid))?;
@@ -294,8 +313,9 @@ impl ParsedToken {
             .map_err(|e| format!("cms verification failure: {e}"))?;
 
         if let Ok(time_attr) = attr(oid::SIGNING_TIME) {
-            let t = x509_cert::time::Time::from_der(&time_attr.to_der().map_err(|e| e.to_string())?)
-                .map_err(|e| format!("signing time attribute: {e}"))?;
+            let t =
+                x509_cert::time::Time::from_der(&time_attr.to_der().map_err(|e| e.to_string())?)
+                    .map_err(|e| format!("signing time attribute: {e}"))?;
             let t = to_chrono(t.to_unix_duration());
             if let Some(c) = path.iter().find(|c| !c.is_valid_at(t)) {
                 return Err(format!(
@@ -317,7 +337,11 @@ impl ParsedToken {
 
     /// The certificate named by the first ESSCertIDv2, which must be in the
     /// token and match the hash.
-    fn signing_certificate(&self, signer: &SignerInfo, value: &der::Any) -> Result<Certificate, String> {
+    fn signing_certificate(
+        &self,
+        signer: &SignerInfo,
+        value: &der::Any,
+    ) -> Result<Certificate, String> {
         let scv2: SigningCertificateV2 = value
             .decode_as()
             .map_err(|e| format!("signingCertificateV2 attribute: {e}"))?;
@@ -327,21 +351,25 @@ impl ParsedToken {
             .ok_or("signingCertificateV2 attribute lists no certificate")?;
         let hash = match &first.hash_algorithm {
             None => HashAlgorithm::Sha256,
-            Some(a) => HashAlgorithm::from_oid(&a.oid)
-                .ok_or("unsupported certificate hash algorithm in SigningCertificateV2 attribute")?,
+            Some(a) => HashAlgorithm::from_oid(&a.oid).ok_or(
+                "unsupported certificate hash algorithm in SigningCertificateV2 attribute",
+            )?,
         };
-        let candidate = self.certificates.iter().find(|c| match &first.issuer_serial {
-            Some(is) => {
-                c.serial_number() == is.serial_number.as_bytes()
-                    && is.issuer.iter().any(|n| match n {
-                        x509_cert::ext::pkix::name::GeneralName::DirectoryName(name) => {
-                            name.to_der().map(|d| d == c.raw_issuer()).unwrap_or(false)
-                        }
-                        _ => false,
-                    })
-            }
-            None => matches_sid(c, &signer.sid),
-        });
+        let candidate = self
+            .certificates
+            .iter()
+            .find(|c| match &first.issuer_serial {
+                Some(is) => {
+                    c.serial_number() == is.serial_number.as_bytes()
+                        && is.issuer.iter().any(|n| match n {
+                            x509_cert::ext::pkix::name::GeneralName::DirectoryName(name) => {
+                                name.to_der().map(|d| d == c.raw_issuer()).unwrap_or(false)
+                            }
+                            _ => false,
+                        })
+                }
+                None => matches_sid(c, &signer.sid),
+            });
         let cert = candidate.ok_or("signing certificate not found in the timestamp token")?;
         if hash.digest(cert.der()) != first.cert_hash.as_bytes() {
             return Err("signing certificate hash in SigningCertificateV2 does not match".into());
@@ -357,7 +385,11 @@ fn matches_sid(cert: &Certificate, sid: &SignerIdentifier) -> bool {
     match sid {
         SignerIdentifier::IssuerAndSerialNumber(is) => {
             cert.serial_number() == is.serial_number.as_bytes()
-                && is.issuer.to_der().map(|d| d == cert.raw_issuer()).unwrap_or(false)
+                && is
+                    .issuer
+                    .to_der()
+                    .map(|d| d == cert.raw_issuer())
+                    .unwrap_or(false)
         }
         SignerIdentifier::SubjectKeyIdentifier(_) => false,
     }
@@ -366,7 +398,10 @@ fn matches_sid(cert: &Certificate, sid: &SignerIdentifier) -> bool {
 /// CMS allows `rsaEncryption` / `id-ecPublicKey` as the signature algorithm
 /// with the hash taken from the digest algorithm; map those to the
 /// hash-specific identifiers the certificate verifier knows.
-fn signature_algorithm(signer: &SignerInfo, digest: HashAlgorithm) -> Result<AlgorithmIdentifierOwned, String> {
+fn signature_algorithm(
+    signer: &SignerInfo,
+    digest: HashAlgorithm,
+) -> Result<AlgorithmIdentifierOwned, String> {
     let oid = signer.signature_algorithm.oid;
     let mapped = match oid {
         alg::RSA_ENCRYPTION => Some(match digest {
@@ -382,7 +417,10 @@ fn signature_algorithm(signer: &SignerInfo, digest: HashAlgorithm) -> Result<Alg
         _ => None,
     };
     Ok(match mapped {
-        Some(oid) => AlgorithmIdentifierOwned { oid, parameters: None },
+        Some(oid) => AlgorithmIdentifierOwned {
+            oid,
+            parameters: None,
+        },
         None => signer.signature_algorithm.clone(),
     })
 }

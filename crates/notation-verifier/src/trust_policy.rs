@@ -219,14 +219,18 @@ fn level_actions(level: Level) -> Actions {
 }
 
 fn parse_level(doc: &SignatureVerificationDoc) -> Result<(Level, Actions), String> {
-    let level = match doc.level.as_str() {
-        "" => return Err("signature verification level is empty or missing in the trust policy statement".into()),
-        "strict" => Level::Strict,
-        "permissive" => Level::Permissive,
-        "audit" => Level::Audit,
-        "skip" => Level::Skip,
-        other => return Err(format!("invalid signature verification level \"{other}\"")),
-    };
+    let level =
+        match doc.level.as_str() {
+            "" => return Err(
+                "signature verification level is empty or missing in the trust policy statement"
+                    .into(),
+            ),
+            "strict" => Level::Strict,
+            "permissive" => Level::Permissive,
+            "audit" => Level::Audit,
+            "skip" => Level::Skip,
+            other => return Err(format!("invalid signature verification level \"{other}\"")),
+        };
     let mut actions = level_actions(level);
     if level == Level::Skip && !doc.override_.is_empty() {
         return Err(
@@ -411,10 +415,24 @@ mod tests {
 
     #[test]
     fn scopes() {
-        for ok in ["example.com/rep", "example.com:8080/rep/rep2", "10.10.10.10:8080/rep/rep2", "domain/rep", "domain:1234/rep"] {
+        for ok in [
+            "example.com/rep",
+            "example.com:8080/rep/rep2",
+            "10.10.10.10:8080/rep/rep2",
+            "domain/rep",
+            "domain:1234/rep",
+        ] {
             assert!(is_valid_scope(ok), "{ok}");
         }
-        for bad in ["example.com", "example.com/rep:tag", "repository", "10.10.10.10", "a,b", "example.com/*", "ex*test"] {
+        for bad in [
+            "example.com",
+            "example.com/rep:tag",
+            "repository",
+            "10.10.10.10",
+            "a,b",
+            "example.com/*",
+            "ex*test",
+        ] {
             assert!(!is_valid_scope(bad), "{bad}");
         }
     }
@@ -422,11 +440,20 @@ mod tests {
     fn actions(level: &str, overrides: &[(&str, &str)]) -> Result<[Action; 5], String> {
         let doc = SignatureVerificationDoc {
             level: level.into(),
-            override_: overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            override_: overrides
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             verify_timestamp: None,
         };
         let (_, a) = parse_level(&doc)?;
-        Ok([a.integrity, a.authenticity, a.authentic_timestamp, a.expiry, a.revocation])
+        Ok([
+            a.integrity,
+            a.authenticity,
+            a.authentic_timestamp,
+            a.expiry,
+            a.revocation,
+        ])
     }
 
     #[test]
@@ -436,9 +463,18 @@ mod tests {
         assert_eq!(actions("permissive", &[]).unwrap(), [E, E, L, L, L]);
         assert_eq!(actions("audit", &[]).unwrap(), [E, L, L, L, L]);
         assert_eq!(actions("skip", &[]).unwrap(), [S, S, S, S, S]);
-        assert_eq!(actions("strict", &[("authenticity", "log")]).unwrap(), [E, L, E, E, E]);
-        assert_eq!(actions("audit", &[("revocation", "skip")]).unwrap(), [E, L, L, L, S]);
-        assert_eq!(actions("audit", &[("authenticity", "enforce")]).unwrap(), [E, E, L, L, L]);
+        assert_eq!(
+            actions("strict", &[("authenticity", "log")]).unwrap(),
+            [E, L, E, E, E]
+        );
+        assert_eq!(
+            actions("audit", &[("revocation", "skip")]).unwrap(),
+            [E, L, L, L, S]
+        );
+        assert_eq!(
+            actions("audit", &[("authenticity", "enforce")]).unwrap(),
+            [E, E, L, L, L]
+        );
         assert!(actions("strict", &[("integrity", "log")]).is_err());
         assert!(actions("strict", &[("expiry", "skip")]).is_err());
         assert!(actions("strict", &[("bogus", "log")]).is_err());

@@ -12,7 +12,8 @@ use crate::timestamp;
 use crate::trust_policy::{PolicyError, Statement, TrustPolicy, TrustStoreRef, VerifyTimestamp};
 use crate::trust_store::{StoreType, TrustStores};
 use crate::verdict::{
-    Action, CheckOutcome, Failure, Outcome, ReasonCode, SignatureReport, Validation, ValidationKind, Verdict,
+    Action, CheckOutcome, Failure, Outcome, ReasonCode, SignatureReport, Validation,
+    ValidationKind, Verdict,
 };
 
 /// An OCI content descriptor: what was signed.
@@ -41,7 +42,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_signatures: 10, max_envelope_size: 4 * 1024 * 1024 }
+        Self {
+            max_signatures: 10,
+            max_envelope_size: 4 * 1024 * 1024,
+        }
     }
 }
 
@@ -81,7 +85,9 @@ impl Verifier {
             Err(e) => {
                 let reason = match e {
                     PolicyError::NoApplicableStatement(_) => ReasonCode::NoApplicablePolicy,
-                    PolicyError::BadReference(_) | PolicyError::Invalid(_) => ReasonCode::NoApplicablePolicy,
+                    PolicyError::BadReference(_) | PolicyError::Invalid(_) => {
+                        ReasonCode::NoApplicablePolicy
+                    }
                 };
                 return failed(None, reason, e.to_string(), Vec::new());
             }
@@ -98,7 +104,10 @@ impl Verifier {
             return failed(
                 Some(statement),
                 ReasonCode::NoSignature,
-                format!("no signature is associated with \"{}@{}\"", input.repository, input.descriptor.digest),
+                format!(
+                    "no signature is associated with \"{}@{}\"",
+                    input.repository, input.descriptor.digest
+                ),
                 Vec::new(),
             );
         }
@@ -170,7 +179,9 @@ impl Verifier {
             );
             return run.finish();
         }
-        if env.verification_plugin_min_version.is_some() || !env.critical_extended_attributes.is_empty() {
+        if env.verification_plugin_min_version.is_some()
+            || !env.critical_extended_attributes.is_empty()
+        {
             let mut names = env.critical_extended_attributes.clone();
             if env.verification_plugin_min_version.is_some() {
                 names.push("io.cncf.notary.verificationPluginMinVersion".into());
@@ -219,14 +230,25 @@ impl Verifier {
 
     /// Trust anchoring (any chain certificate DER-equal to a store certificate
     /// of the scheme's type) and trusted identities.
-    fn check_authenticity(&self, run: &mut SignatureRun, statement: &Statement, env: &VerifiedEnvelope) -> bool {
+    fn check_authenticity(
+        &self,
+        run: &mut SignatureRun,
+        statement: &Statement,
+        env: &VerifiedEnvelope,
+    ) -> bool {
         let store_type = match env.scheme {
             SigningScheme::X509 => StoreType::Ca,
             SigningScheme::SigningAuthority => StoreType::SigningAuthority,
         };
         let trusted = match self.store_certificates(&statement.trust_stores, store_type) {
             Ok(certs) => certs,
-            Err(message) => return run.fail(ValidationKind::Authenticity, ReasonCode::TrustStoreError, message),
+            Err(message) => {
+                return run.fail(
+                    ValidationKind::Authenticity,
+                    ReasonCode::TrustStoreError,
+                    message,
+                )
+            }
         };
         let mut ok = true;
         if trusted.is_empty() {
@@ -240,7 +262,11 @@ impl Verifier {
                     env.scheme.as_str()
                 ),
             );
-        } else if !env.chain.iter().any(|c| trusted.iter().any(|t| t.der() == c.der())) {
+        } else if !env
+            .chain
+            .iter()
+            .any(|c| trusted.iter().any(|t| t.der() == c.der()))
+        {
             ok = run.fail(
                 ValidationKind::Authenticity,
                 ReasonCode::UntrustedSigner,
@@ -258,18 +284,33 @@ impl Verifier {
         }
         // notation-go runs the identity check even after a logged authenticity failure.
         let Some(leaf) = env.chain.first() else {
-            return run.fail(ValidationKind::Authenticity, ReasonCode::MalformedEnvelope, "empty certificate chain".into());
+            return run.fail(
+                ValidationKind::Authenticity,
+                ReasonCode::MalformedEnvelope,
+                "empty certificate chain".into(),
+            );
         };
-        match statement.trusted_identities.check_leaf(leaf, &statement.name) {
+        match statement
+            .trusted_identities
+            .check_leaf(leaf, &statement.name)
+        {
             Ok(()) => {
                 run.pass(ValidationKind::Authenticity);
                 true
             }
-            Err(e) => run.fail(ValidationKind::Authenticity, ReasonCode::IdentityMismatch, e.to_string()),
+            Err(e) => run.fail(
+                ValidationKind::Authenticity,
+                ReasonCode::IdentityMismatch,
+                e.to_string(),
+            ),
         }
     }
 
-    fn store_certificates(&self, refs: &[TrustStoreRef], store_type: StoreType) -> Result<Vec<&Certificate>, String> {
+    fn store_certificates(
+        &self,
+        refs: &[TrustStoreRef],
+        store_type: StoreType,
+    ) -> Result<Vec<&Certificate>, String> {
         let mut out: Vec<&Certificate> = Vec::new();
         let mut seen: Vec<&str> = Vec::new();
         for r in refs.iter().filter(|r| r.store_type == store_type) {
@@ -278,7 +319,11 @@ impl Verifier {
             }
             seen.push(&r.name);
             let certs = self.stores.get(store_type, &r.name).ok_or_else(|| {
-                format!("the trust store \"{}\" of type \"{}\" does not exist", r.name, store_type.as_str())
+                format!(
+                    "the trust store \"{}\" of type \"{}\" does not exist",
+                    r.name,
+                    store_type.as_str()
+                )
             })?;
             out.extend(certs.iter());
         }
@@ -316,8 +361,11 @@ impl Verifier {
             run.pass(KIND);
             return true;
         }
-        let tsa_refs: Vec<&TrustStoreRef> =
-            statement.trust_stores.iter().filter(|r| r.store_type == StoreType::Tsa).collect();
+        let tsa_refs: Vec<&TrustStoreRef> = statement
+            .trust_stores
+            .iter()
+            .filter(|r| r.store_type == StoreType::Tsa)
+            .collect();
         let any_expired = env.chain.iter().any(|c| input.time > c.not_after());
         let use_timestamp = !tsa_refs.is_empty()
             && (statement.verify_timestamp == VerifyTimestamp::Always || any_expired);
@@ -356,15 +404,24 @@ impl Verifier {
                 "no timestamp countersignature was found in the signature envelope, but the trust policy requires one (it names a tsa trust store)".into(),
             );
         };
-        let tsa_roots = match self.store_certificates(statement.trust_stores.as_slice(), StoreType::Tsa) {
-            Ok(c) if c.is_empty() => {
-                return run.fail(KIND, ReasonCode::TimestampInvalid, "no trusted TSA certificate found in trust store".into())
-            }
-            Ok(c) => c,
-            Err(message) => {
-                return run.fail(KIND, ReasonCode::TimestampInvalid, format!("failed to load tsa trust store: {message}"))
-            }
-        };
+        let tsa_roots =
+            match self.store_certificates(statement.trust_stores.as_slice(), StoreType::Tsa) {
+                Ok(c) if c.is_empty() => {
+                    return run.fail(
+                        KIND,
+                        ReasonCode::TimestampInvalid,
+                        "no trusted TSA certificate found in trust store".into(),
+                    )
+                }
+                Ok(c) => c,
+                Err(message) => {
+                    return run.fail(
+                        KIND,
+                        ReasonCode::TimestampInvalid,
+                        format!("failed to load tsa trust store: {message}"),
+                    )
+                }
+            };
         let ts = match timestamp::verify_token(token, &env.signature, &tsa_roots) {
             Ok(ts) => ts,
             Err(e) => {
@@ -441,13 +498,18 @@ fn check_expiry(run: &mut SignatureRun, env: &VerifiedEnvelope, now: DateTime<Ut
     }
 }
 
-fn check_revocation(run: &mut SignatureRun, env: &VerifiedEnvelope, input: &VerificationInput<'_>) -> bool {
+fn check_revocation(
+    run: &mut SignatureRun,
+    env: &VerifiedEnvelope,
+    input: &VerificationInput<'_>,
+) -> bool {
     const KIND: ValidationKind = ValidationKind::Revocation;
     if run.action(KIND) == Action::Skip {
         return true;
     }
     // Only an authentic signing time may be compared with an invalidity date.
-    let authentic_time = (env.scheme == SigningScheme::SigningAuthority).then_some(env.signing_time);
+    let authentic_time =
+        (env.scheme == SigningScheme::SigningAuthority).then_some(env.signing_time);
     match revocation::check_chain(&env.chain, Purpose::CodeSigning, input.revocation, input.time, authentic_time) {
         RevocationStatus::Good => {
             run.pass(KIND);
@@ -504,14 +566,22 @@ impl SignatureRun {
     fn describe(&mut self, env: &VerifiedEnvelope) {
         self.report.signing_scheme = Some(env.scheme.as_str().to_string());
         self.report.signer_subject = env.chain.first().map(Certificate::subject);
-        self.report.chain_fingerprints = env.chain.iter().map(Certificate::sha256_fingerprint).collect();
+        self.report.chain_fingerprints = env
+            .chain
+            .iter()
+            .map(Certificate::sha256_fingerprint)
+            .collect();
         self.report.signing_time = Some(env.signing_time);
         self.report.expiry = env.expiry;
     }
 
     fn pass(&mut self, kind: ValidationKind) {
         let action = self.action(kind);
-        self.report.validations.push(Validation { kind, action, outcome: CheckOutcome::Passed });
+        self.report.validations.push(Validation {
+            kind,
+            action,
+            outcome: CheckOutcome::Passed,
+        });
     }
 
     /// Records a failure with the policy's action for `kind`; returns true
@@ -526,8 +596,18 @@ impl SignatureRun {
         self.record(kind, Action::Enforce, reason, message)
     }
 
-    fn record(&mut self, kind: ValidationKind, action: Action, reason: ReasonCode, message: String) -> bool {
-        self.report.validations.push(Validation { kind, action, outcome: CheckOutcome::Failed { reason, message } });
+    fn record(
+        &mut self,
+        kind: ValidationKind,
+        action: Action,
+        reason: ReasonCode,
+        message: String,
+    ) -> bool {
+        self.report.validations.push(Validation {
+            kind,
+            action,
+            outcome: CheckOutcome::Failed { reason, message },
+        });
         if action == Action::Enforce {
             self.enforced_failure = true;
             false
@@ -554,7 +634,12 @@ impl SignatureRun {
     }
 }
 
-fn failed(statement: Option<&Statement>, reason: ReasonCode, message: String, signatures: Vec<SignatureReport>) -> Verdict {
+fn failed(
+    statement: Option<&Statement>,
+    reason: ReasonCode,
+    message: String,
+    signatures: Vec<SignatureReport>,
+) -> Verdict {
     Verdict {
         outcome: Outcome::Failed,
         statement: statement.map(|s| s.name.clone()),
@@ -569,13 +654,33 @@ fn failed(statement: Option<&Statement>, reason: ReasonCode, message: String, si
 fn summarize_failures(reports: &[SignatureReport]) -> (ReasonCode, String) {
     let causes: Vec<(ReasonCode, String)> = reports
         .iter()
-        .filter_map(|r| r.decisive_failure().map(|(_, reason, msg)| (reason, format!("signature {}: {msg}", r.index + 1))))
+        .filter_map(|r| {
+            r.decisive_failure()
+                .map(|(_, reason, msg)| (reason, format!("signature {}: {msg}", r.index + 1)))
+        })
         .collect();
-    let reason = causes.first().map(|(r, _)| *r).unwrap_or(ReasonCode::NoSignature);
+    let reason = causes
+        .first()
+        .map(|(r, _)| *r)
+        .unwrap_or(ReasonCode::NoSignature);
     if causes.len() == 1 {
-        let message = causes.into_iter().next().map(|(_, m)| m).unwrap_or_default();
+        let message = causes
+            .into_iter()
+            .next()
+            .map(|(_, m)| m)
+            .unwrap_or_default();
         return (reason, message);
     }
-    let message = causes.iter().map(|(r, m)| format!("{m} [{r}]")).collect::<Vec<_>>().join("; ");
-    (reason, format!("none of {} signatures passed verification: {message}", reports.len()))
+    let message = causes
+        .iter()
+        .map(|(r, m)| format!("{m} [{r}]"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    (
+        reason,
+        format!(
+            "none of {} signatures passed verification: {message}",
+            reports.len()
+        ),
+    )
 }

@@ -23,9 +23,8 @@ fn deviation(file: &str) -> Option<&'static str> {
     match file {
         // §h.4 REC: an unknown *critical* extended attribute fails (spec);
         // notation-go accepts it silently unless a plugin is named.
-        "critical/jws-unknown-critical-attribute.jws" | "critical/cose-unknown-critical-attribute.cose" => {
-            Some("fail:integrity")
-        }
+        "critical/jws-unknown-critical-attribute.jws"
+        | "critical/cose-unknown-critical-attribute.cose" => Some("fail:integrity"),
         _ => None,
     }
 }
@@ -48,17 +47,25 @@ fn check(verdict: &Verdict, expected: &str) -> Result<(), String> {
             return Err(format!("expected pass, got {:?}", verdict.failure));
         }
         let sig = verdict.passing_signature().ok_or("no passing signature")?;
-        if let Some(logged) = rest.strip_prefix("(logged: ").and_then(|r| r.strip_suffix(')')) {
+        if let Some(logged) = rest
+            .strip_prefix("(logged: ")
+            .and_then(|r| r.strip_suffix(')'))
+        {
             let kind = kind_of(logged).ok_or(format!("unknown kind {logged}"))?;
             if !sig.logged_failures().any(|v| v.kind == kind) {
-                return Err(format!("expected a logged {logged} failure, got {:?}", sig.validations));
+                return Err(format!(
+                    "expected a logged {logged} failure, got {:?}",
+                    sig.validations
+                ));
             }
         } else if let Some(v) = sig.logged_failures().next() {
             return Err(format!("expected a clean pass, got logged {v:?}"));
         }
         return Ok(());
     }
-    let what = expected.strip_prefix("fail:").ok_or(format!("unknown expectation {expected}"))?;
+    let what = expected
+        .strip_prefix("fail:")
+        .ok_or(format!("unknown expectation {expected}"))?;
     let kind_name = what.split(':').next().unwrap_or_default();
     if verdict.outcome != Outcome::Failed {
         return Err(format!("expected {expected}, got {:?}", verdict.outcome));
@@ -67,7 +74,9 @@ fn check(verdict: &Verdict, expected: &str) -> Result<(), String> {
     let (kind, reason, message) = sig.decisive_failure().ok_or("no decisive failure")?;
     let want = kind_of(kind_name).ok_or(format!("unknown kind {kind_name}"))?;
     if *kind != want {
-        return Err(format!("expected a {kind_name} failure, got {kind:?} {reason}: {message}"));
+        return Err(format!(
+            "expected a {kind_name} failure, got {kind:?} {reason}: {message}"
+        ));
     }
     let reason_ok = match kind_name {
         "descriptor" => reason == ReasonCode::DigestMismatch,
@@ -75,7 +84,9 @@ fn check(verdict: &Verdict, expected: &str) -> Result<(), String> {
         _ => true,
     };
     if !reason_ok {
-        return Err(format!("{kind_name}: unexpected reason {reason}: {message}"));
+        return Err(format!(
+            "{kind_name}: unexpected reason {reason}: {message}"
+        ));
     }
     Ok(())
 }
@@ -85,12 +96,16 @@ fn synthetic_vectors_match_expected_outcomes() {
     let root = synthetic();
     let expected: serde_json::Value =
         serde_json::from_slice(&std::fs::read(root.join("expected.json")).unwrap()).unwrap();
-    let policy = TrustPolicy::from_json(&std::fs::read_to_string(root.join("trustpolicy.oci.json")).unwrap()).unwrap();
+    let policy = TrustPolicy::from_json(
+        &std::fs::read_to_string(root.join("trustpolicy.oci.json")).unwrap(),
+    )
+    .unwrap();
     let verifier = Verifier::new(policy, common::load_all_stores(&root));
     let descriptor: Descriptor = serde_json::from_value(expected["descriptor"].clone()).unwrap();
-    let time: DateTime<Utc> = DateTime::parse_from_rfc3339(expected["verification_time"].as_str().unwrap())
-        .unwrap()
-        .with_timezone(&Utc);
+    let time: DateTime<Utc> =
+        DateTime::parse_from_rfc3339(expected["verification_time"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&Utc);
     let results: BTreeMap<String, BTreeMap<String, String>> =
         serde_json::from_value(expected["results"].clone()).unwrap();
     let material = RevocationMaterial::default();
@@ -98,7 +113,11 @@ fn synthetic_vectors_match_expected_outcomes() {
     let mut failures = Vec::new();
     for (file, by_policy) in &results {
         let bytes = std::fs::read(root.join("envelopes").join(file)).unwrap();
-        let media_type = if file.ends_with(".cose") { "application/cose" } else { "application/jose+json" };
+        let media_type = if file.ends_with(".cose") {
+            "application/cose"
+        } else {
+            "application/jose+json"
+        };
         for (statement, want) in by_policy {
             // User metadata (`notation verify --user-metadata`) is a CLI
             // request, not part of a trust policy; the policy has no such
@@ -108,7 +127,10 @@ fn synthetic_vectors_match_expected_outcomes() {
             }
             let want = deviation(file).unwrap_or(want);
             let repository = format!("registry.example.com/synthetic/{statement}");
-            let sigs = [Signature { media_type, envelope: &bytes }];
+            let sigs = [Signature {
+                media_type,
+                envelope: &bytes,
+            }];
             let verdict = verifier.verify(&VerificationInput {
                 repository: &repository,
                 descriptor: &descriptor,
@@ -123,7 +145,18 @@ fn synthetic_vectors_match_expected_outcomes() {
             }
         }
     }
-    println!("checked {checked} synthetic (vector, statement) cases, {} mismatches", failures.len());
-    assert!(checked >= 500, "expected the full matrix, checked only {checked}");
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    println!(
+        "checked {checked} synthetic (vector, statement) cases, {} mismatches",
+        failures.len()
+    );
+    assert!(
+        checked >= 500,
+        "expected the full matrix, checked only {checked}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -61,19 +61,36 @@ fn envelope_a(name: &str) -> Vec<u8> {
 }
 
 fn decisive(v: &Verdict) -> Option<(ValidationKind, ReasonCode)> {
-    v.signatures.first().and_then(|s| s.decisive_failure()).map(|(k, r, _)| (*k, r))
+    v.signatures
+        .first()
+        .and_then(|s| s.decisive_failure())
+        .map(|(k, r, _)| (*k, r))
 }
 
 fn logged(v: &Verdict) -> Vec<ValidationKind> {
-    v.passing_signature().map(|s| s.logged_failures().map(|f| f.kind).collect()).unwrap_or_default()
+    v.passing_signature()
+        .map(|s| s.logged_failures().map(|f| f.kind).collect())
+        .unwrap_or_default()
 }
 
 #[test]
 fn ctx_a_valid_envelopes_pass_at_every_level() {
     for file in ["ca_valid_sig_env.json", "sa_valid_sig_env.json"] {
         for level in ["strict", "permissive", "audit"] {
-            let v = verify_one(&ctx_a(level, &STORES_A, IDENTITY_A), SCOPE_A, &descriptor_a(), "application/jose+json", &envelope_a(file), now());
-            assert_eq!(v.outcome, Outcome::Verified, "{file} {level}: {:?}", v.failure);
+            let v = verify_one(
+                &ctx_a(level, &STORES_A, IDENTITY_A),
+                SCOPE_A,
+                &descriptor_a(),
+                "application/jose+json",
+                &envelope_a(file),
+                now(),
+            );
+            assert_eq!(
+                v.outcome,
+                Outcome::Verified,
+                "{file} {level}: {:?}",
+                v.failure
+            );
             assert!(logged(&v).is_empty(), "{file} {level}");
         }
     }
@@ -82,13 +99,36 @@ fn ctx_a_valid_envelopes_pass_at_every_level() {
 #[test]
 fn ctx_a_expired_signatures_fail_strict_and_are_logged_below() {
     for file in ["ca_expired_sig_env.json", "sa_expired_sig_env.json"] {
-        let v = verify_one(&ctx_a("strict", &STORES_A, IDENTITY_A), SCOPE_A, &descriptor_a(), "application/jose+json", &envelope_a(file), now());
-        assert_eq!(decisive(&v), Some((ValidationKind::Expiry, ReasonCode::ExpiredSignature)), "{file}");
+        let v = verify_one(
+            &ctx_a("strict", &STORES_A, IDENTITY_A),
+            SCOPE_A,
+            &descriptor_a(),
+            "application/jose+json",
+            &envelope_a(file),
+            now(),
+        );
+        assert_eq!(
+            decisive(&v),
+            Some((ValidationKind::Expiry, ReasonCode::ExpiredSignature)),
+            "{file}"
+        );
         let message = &v.failure.as_ref().unwrap().message;
         assert!(message.contains("2022-07-29T23:59:00Z"), "{message}");
         for level in ["permissive", "audit"] {
-            let v = verify_one(&ctx_a(level, &STORES_A, IDENTITY_A), SCOPE_A, &descriptor_a(), "application/jose+json", &envelope_a(file), now());
-            assert_eq!(v.outcome, Outcome::Verified, "{file} {level}: {:?}", v.failure);
+            let v = verify_one(
+                &ctx_a(level, &STORES_A, IDENTITY_A),
+                SCOPE_A,
+                &descriptor_a(),
+                "application/jose+json",
+                &envelope_a(file),
+                now(),
+            );
+            assert_eq!(
+                v.outcome,
+                Outcome::Verified,
+                "{file} {level}: {:?}",
+                v.failure
+            );
             assert_eq!(logged(&v), vec![ValidationKind::Expiry], "{file} {level}");
         }
     }
@@ -104,13 +144,35 @@ fn ctx_a_broken_and_plugin_envelopes_fail_at_every_level() {
     ];
     for (file, kind) in cases {
         for level in ["strict", "permissive", "audit"] {
-            let v = verify_one(&ctx_a(level, &STORES_A, IDENTITY_A), SCOPE_A, &descriptor_a(), "application/jose+json", &envelope_a(file), now());
+            let v = verify_one(
+                &ctx_a(level, &STORES_A, IDENTITY_A),
+                SCOPE_A,
+                &descriptor_a(),
+                "application/jose+json",
+                &envelope_a(file),
+                now(),
+            );
             assert_eq!(v.outcome, Outcome::Failed, "{file} {level}");
-            assert_eq!(decisive(&v).map(|d| d.0), Some(kind), "{file} {level}: {:?}", v.failure);
+            assert_eq!(
+                decisive(&v).map(|d| d.0),
+                Some(kind),
+                "{file} {level}: {:?}",
+                v.failure
+            );
         }
     }
-    let v = verify_one(&ctx_a("audit", &STORES_A, IDENTITY_A), SCOPE_A, &descriptor_a(), "application/jose+json", &envelope_a("ca_plugin_sig_env.json"), now());
-    assert_eq!(decisive(&v).map(|d| d.1), Some(ReasonCode::UnsupportedPlugin));
+    let v = verify_one(
+        &ctx_a("audit", &STORES_A, IDENTITY_A),
+        SCOPE_A,
+        &descriptor_a(),
+        "application/jose+json",
+        &envelope_a("ca_plugin_sig_env.json"),
+        now(),
+    );
+    assert_eq!(
+        decisive(&v).map(|d| d.1),
+        Some(ReasonCode::UnsupportedPlugin)
+    );
 }
 
 #[test]
@@ -134,33 +196,82 @@ fn plugin_version_envelopes_fail_without_plugin_support() {
         .unwrap(),
     )
     .unwrap();
-    let verifier = Verifier::new(policy, load_stores(&testdata("notation-go"), &[(StoreType::Ca, "valid-trust-store")]));
+    let verifier = Verifier::new(
+        policy,
+        load_stores(
+            &testdata("notation-go"),
+            &[(StoreType::Ca, "valid-trust-store")],
+        ),
+    );
     let descriptor = Descriptor {
         media_type: "application/vnd.docker.distribution.manifest.v2+json".into(),
         digest: "sha256:fe7e9333395060c2f5e63cf36a38fba10176f183b4163a5794e081a480abba5f".into(),
         size: 942,
     };
     for file in files {
-        let v = verify_one(&verifier, scope, &descriptor, "application/jose+json", &envelope_a(file), now());
-        assert_eq!(decisive(&v), Some((ValidationKind::Integrity, ReasonCode::UnsupportedPlugin)), "{file}: {:?}", v.failure);
+        let v = verify_one(
+            &verifier,
+            scope,
+            &descriptor,
+            "application/jose+json",
+            &envelope_a(file),
+            now(),
+        );
+        assert_eq!(
+            decisive(&v),
+            Some((ValidationKind::Integrity, ReasonCode::UnsupportedPlugin)),
+            "{file}: {:?}",
+            v.failure
+        );
     }
 }
 
 #[test]
 fn ctx_a_untrusted_store_and_wrong_identity() {
     let file = envelope_a("ca_valid_sig_env.json");
-    let untrusted = ["ca:valid-trust-store-2", "signingAuthority:valid-trust-store-2"];
+    let untrusted = [
+        "ca:valid-trust-store-2",
+        "signingAuthority:valid-trust-store-2",
+    ];
     for level in ["strict", "permissive"] {
-        let v = verify_one(&ctx_a(level, &untrusted, IDENTITY_A), SCOPE_A, &descriptor_a(), "application/jose+json", &file, now());
-        assert_eq!(decisive(&v), Some((ValidationKind::Authenticity, ReasonCode::UntrustedSigner)), "{level}");
+        let v = verify_one(
+            &ctx_a(level, &untrusted, IDENTITY_A),
+            SCOPE_A,
+            &descriptor_a(),
+            "application/jose+json",
+            &file,
+            now(),
+        );
+        assert_eq!(
+            decisive(&v),
+            Some((ValidationKind::Authenticity, ReasonCode::UntrustedSigner)),
+            "{level}"
+        );
     }
-    let v = verify_one(&ctx_a("audit", &untrusted, IDENTITY_A), SCOPE_A, &descriptor_a(), "application/jose+json", &file, now());
+    let v = verify_one(
+        &ctx_a("audit", &untrusted, IDENTITY_A),
+        SCOPE_A,
+        &descriptor_a(),
+        "application/jose+json",
+        &file,
+        now(),
+    );
     assert_eq!(v.outcome, Outcome::Verified, "audit only logs authenticity");
     assert!(logged(&v).contains(&ValidationKind::Authenticity));
 
     let wrong = "x509.subject:CN=LOL,O=DummyOrg,L=Hyderabad,ST=TG,C=IN";
-    let v = verify_one(&ctx_a("strict", &STORES_A, wrong), SCOPE_A, &descriptor_a(), "application/jose+json", &file, now());
-    assert_eq!(decisive(&v), Some((ValidationKind::Authenticity, ReasonCode::IdentityMismatch)));
+    let v = verify_one(
+        &ctx_a("strict", &STORES_A, wrong),
+        SCOPE_A,
+        &descriptor_a(),
+        "application/jose+json",
+        &file,
+        now(),
+    );
+    assert_eq!(
+        decisive(&v),
+        Some((ValidationKind::Authenticity, ReasonCode::IdentityMismatch))
+    );
 }
 
 #[test]
@@ -168,18 +279,42 @@ fn ctx_a_wrong_descriptor_and_unknown_media_type_fail() {
     let file = envelope_a("ca_valid_sig_env.json");
     let mut other = descriptor_a();
     other.size = 529;
-    let v = verify_one(&ctx_a("audit", &STORES_A, IDENTITY_A), SCOPE_A, &other, "application/jose+json", &file, now());
+    let v = verify_one(
+        &ctx_a("audit", &STORES_A, IDENTITY_A),
+        SCOPE_A,
+        &other,
+        "application/jose+json",
+        &file,
+        now(),
+    );
     assert_eq!(decisive(&v).map(|d| d.1), Some(ReasonCode::DigestMismatch));
-    let v = verify_one(&ctx_a("strict", &STORES_A, IDENTITY_A), SCOPE_A, &descriptor_a(), "application/unsupported+json", &file, now());
+    let v = verify_one(
+        &ctx_a("strict", &STORES_A, IDENTITY_A),
+        SCOPE_A,
+        &descriptor_a(),
+        "application/unsupported+json",
+        &file,
+        now(),
+    );
     assert_eq!(decisive(&v).map(|d| d.0), Some(ValidationKind::Integrity));
-    let v = verify_one(&ctx_a("strict", &STORES_A, IDENTITY_A), "registry.acme-rockets.io/software/other", &descriptor_a(), "application/jose+json", &file, now());
+    let v = verify_one(
+        &ctx_a("strict", &STORES_A, IDENTITY_A),
+        "registry.acme-rockets.io/software/other",
+        &descriptor_a(),
+        "application/jose+json",
+        &file,
+        now(),
+    );
     assert_eq!(v.failure.unwrap().reason, ReasonCode::NoApplicablePolicy);
 }
 
 /// The envelope's own payload target: the timestamp vectors' tests only
 /// exercise the timestamp step, so any artifact they name will do.
 fn own_target(media_type: &str, bytes: &[u8]) -> Descriptor {
-    envelope::parse_and_verify(media_type, bytes).unwrap().payload.target
+    envelope::parse_and_verify(media_type, bytes)
+        .unwrap()
+        .payload
+        .target
 }
 
 fn ctx_ts(verify_timestamp: &str, tsa: bool) -> Verifier {
@@ -210,12 +345,29 @@ fn timestamp_envelopes_offline() {
     let dir = "notation-go/timestamp/sigEnv";
     let check = |file: &str, verifier: &Verifier, want: Result<(), ReasonCode>| {
         let bytes = read(&format!("{dir}/{file}"));
-        let mt = if file.starts_with("cose") || file.starts_with("timestampAfter") { "application/cose" } else { "application/jose+json" };
+        let mt = if file.starts_with("cose") || file.starts_with("timestampAfter") {
+            "application/cose"
+        } else {
+            "application/jose+json"
+        };
         let mt = match envelope::parse_and_verify(mt, &bytes) {
             Ok(_) => mt,
-            Err(_) => if mt == "application/cose" { "application/jose+json" } else { "application/cose" },
+            Err(_) => {
+                if mt == "application/cose" {
+                    "application/jose+json"
+                } else {
+                    "application/cose"
+                }
+            }
         };
-        let v = verify_one(verifier, "example.com/ts", &own_target(mt, &bytes), mt, &bytes, now());
+        let v = verify_one(
+            verifier,
+            "example.com/ts",
+            &own_target(mt, &bytes),
+            mt,
+            &bytes,
+            now(),
+        );
         match want {
             Ok(()) => assert_eq!(v.outcome, Outcome::Verified, "{file}: {:?}", v.failure),
             Err(reason) => {
@@ -235,11 +387,31 @@ fn timestamp_envelopes_offline() {
     let always = ctx_ts("always", true);
     // GlobalSign's TSA chain names OCSP/CRL locations; offline its status is
     // unknown, and notation-go always checks TSA revocation.
-    check("jwsWithTimestamp.sig", &always, Err(ReasonCode::RevocationUnknown));
-    check("coseWithTimestamp.sig", &always, Err(ReasonCode::RevocationUnknown));
-    check("withoutTimestamp.sig", &always, Err(ReasonCode::TimestampInvalid));
-    check("timestampAfterNotAfter.sig", &always, Err(ReasonCode::TimestampInvalid));
-    check("timestampBeforeNotBefore.sig", &always, Err(ReasonCode::TimestampInvalid));
+    check(
+        "jwsWithTimestamp.sig",
+        &always,
+        Err(ReasonCode::RevocationUnknown),
+    );
+    check(
+        "coseWithTimestamp.sig",
+        &always,
+        Err(ReasonCode::RevocationUnknown),
+    );
+    check(
+        "withoutTimestamp.sig",
+        &always,
+        Err(ReasonCode::TimestampInvalid),
+    );
+    check(
+        "timestampAfterNotAfter.sig",
+        &always,
+        Err(ReasonCode::TimestampInvalid),
+    );
+    check(
+        "timestampBeforeNotBefore.sig",
+        &always,
+        Err(ReasonCode::TimestampInvalid),
+    );
     // afterCertExpiry: the leaf is valid until 2033, the token is not used.
     let after = ctx_ts("afterCertExpiry", true);
     check("jwsWithTimestamp.sig", &after, Ok(()));
@@ -261,7 +433,10 @@ fn examples_verify() {
     .unwrap();
     let verifier = Verifier::new(
         policy,
-        load_stores(&testdata("notation-go/examples/local-verify-cose"), &[(StoreType::Ca, "valid-trust-store")]),
+        load_stores(
+            &testdata("notation-go/examples/local-verify-cose"),
+            &[(StoreType::Ca, "valid-trust-store")],
+        ),
     );
     let descriptor = Descriptor {
         media_type: "application/vnd.docker.distribution.manifest.v2+json".into(),
@@ -269,7 +444,14 @@ fn examples_verify() {
         size: 528,
     };
     let bytes = read("notation-go/examples/local-verify-cose/signature.cose");
-    let v = verify_one(&verifier, "example/software", &descriptor, "application/cose", &bytes, now());
+    let v = verify_one(
+        &verifier,
+        "example/software",
+        &descriptor,
+        "application/cose",
+        &bytes,
+        now(),
+    );
     assert_eq!(v.outcome, Outcome::Verified, "{:?}", v.failure);
 
     // The OCI layout signatures (JWS and COSE over the same manifest).
@@ -279,9 +461,19 @@ fn examples_verify() {
         digest: "sha256:19dbd2e48e921426ee8ace4dc892edfb2ecdc1d1a72d5416c83670c30acecef0".into(),
         size: manifest.len() as u64,
     };
-    for (file, mt) in [("jws_signature.sig", "application/jose+json"), ("cose_signature.sig", "application/cose")] {
+    for (file, mt) in [
+        ("jws_signature.sig", "application/jose+json"),
+        ("cose_signature.sig", "application/cose"),
+    ] {
         let bytes = read(&format!("notation-go/oci-layout-signatures/{file}"));
-        let v = verify_one(&verifier, "example/software", &descriptor, mt, &bytes, now());
+        let v = verify_one(
+            &verifier,
+            "example/software",
+            &descriptor,
+            mt,
+            &bytes,
+            now(),
+        );
         assert_eq!(v.outcome, Outcome::Verified, "{file}: {:?}", v.failure);
     }
 }

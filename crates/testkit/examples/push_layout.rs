@@ -6,7 +6,11 @@ fn main() {
         std::process::exit(2);
     }
     let dir = std::path::PathBuf::from(&args[1]);
-    let dir = if dir.exists() { dir } else { testkit::layout::e2e_layout(&args[1]) };
+    let dir = if dir.exists() {
+        dir
+    } else {
+        testkit::layout::e2e_layout(&args[1])
+    };
     match testkit::layout::push_layout(&dir, &args[2]) {
         Ok(p) => {
             for (tag, digest) in &p.tags {

@@ -223,28 +223,48 @@ impl PolicyHost {
     /// As [`PolicyHost::load`], with engine options.
     pub fn load_with(wasm: &Path, options: &HostOptions) -> Result<Self, HostError> {
         let path = wasm.to_path_buf();
-        let bytes = std::fs::read(wasm).map_err(|source| HostError::ReadModule { path: path.clone(), source })?;
-        let engine_error = |source: Box<dyn StdError + Send + Sync>| HostError::Engine { path: path.clone(), source };
+        let bytes = std::fs::read(wasm).map_err(|source| HostError::ReadModule {
+            path: path.clone(),
+            source,
+        })?;
+        let engine_error = |source: Box<dyn StdError + Send + Sync>| HostError::Engine {
+            path: path.clone(),
+            source,
+        };
 
         let mut config = wasmtime_provider::wasmtime::Config::default();
         if let Some(dir) = &options.cache_dir {
             let mut cache_config = wasmtime_provider::wasmtime::CacheConfig::new();
             cache_config.with_directory(dir);
-            let cache = wasmtime_provider::wasmtime::Cache::new(cache_config).map_err(|e| engine_error(e.into()))?;
+            let cache = wasmtime_provider::wasmtime::Cache::new(cache_config)
+                .map_err(|e| engine_error(e.into()))?;
             config.cache(Some(cache));
         }
         if options.measure_memory {
             memory::configure(&mut config);
         }
-        let engine = wasmtime_provider::wasmtime::Engine::new(&config).map_err(|e| engine_error(e.into()))?;
-        let module = wasmtime_provider::wasmtime::Module::new(&engine, &bytes)
-            .map_err(|e| HostError::Compile { path: path.clone(), source: e.into() })?;
+        let engine = wasmtime_provider::wasmtime::Engine::new(&config)
+            .map_err(|e| engine_error(e.into()))?;
+        let module = wasmtime_provider::wasmtime::Module::new(&engine, &bytes).map_err(|e| {
+            HostError::Compile {
+                path: path.clone(),
+                source: e.into(),
+            }
+        })?;
         let pre = WasmtimeEngineProviderBuilder::new()
             .engine(engine)
             .module(module)
             .build_pre()
-            .map_err(|e| HostError::Compile { path: path.clone(), source: Box::new(e) })?;
-        Ok(PolicyHost { path, pre, backend: Arc::new(MemoryBackend::new()), measure_memory: options.measure_memory })
+            .map_err(|e| HostError::Compile {
+                path: path.clone(),
+                source: Box::new(e),
+            })?;
+        Ok(PolicyHost {
+            path,
+            pre,
+            backend: Arc::new(MemoryBackend::new()),
+            measure_memory: options.measure_memory,
+        })
     }
 
     /// Points the `oci` host calls at `backend`. Shared so that a test can
@@ -260,13 +280,19 @@ impl PolicyHost {
         const OPERATION: &str = "validate";
         let payload = json!({ "request": request, "settings": settings });
         let (raw, calls, peak_memory_bytes) = self.call_json(OPERATION, &payload)?;
-        let response = ValidationResponse::deserialize(&raw).map_err(|source| HostError::DecodeResponse {
-            path: self.path.clone(),
-            operation: OPERATION.into(),
-            text: raw.to_string(),
-            source,
-        })?;
-        Ok(Evaluation { response, raw, calls, peak_memory_bytes })
+        let response =
+            ValidationResponse::deserialize(&raw).map_err(|source| HostError::DecodeResponse {
+                path: self.path.clone(),
+                operation: OPERATION.into(),
+                text: raw.to_string(),
+                source,
+            })?;
+        Ok(Evaluation {
+            response,
+            raw,
+            calls,
+            peak_memory_bytes,
+        })
     }
 
     /// The guest operation `validate_settings`: `{"valid": bool, "message": …}`,
@@ -287,38 +313,53 @@ impl PolicyHost {
         })
     }
 
-    fn call_json(&self, operation: &str, payload: &Value) -> Result<(Value, Vec<HostCall>, Option<u64>), HostError> {
+    fn call_json(
+        &self,
+        operation: &str,
+        payload: &Value,
+    ) -> Result<(Value, Vec<HostCall>, Option<u64>), HostError> {
         let bytes = serde_json::to_vec(payload).map_err(|source| HostError::EncodePayload {
             path: self.path.clone(),
             operation: operation.into(),
             source,
         })?;
         let (answer, calls, memory) = self.call(operation, &bytes)?;
-        let value = serde_json::from_slice(&answer).map_err(|source| HostError::DecodeResponse {
-            path: self.path.clone(),
-            operation: operation.into(),
-            text: String::from_utf8_lossy(&answer).into_owned(),
-            source,
-        })?;
+        let value =
+            serde_json::from_slice(&answer).map_err(|source| HostError::DecodeResponse {
+                path: self.path.clone(),
+                operation: operation.into(),
+                text: String::from_utf8_lossy(&answer).into_owned(),
+                source,
+            })?;
         Ok((value, calls, memory))
     }
 
     /// One guest call in a fresh instance, as Kubewarden evaluates: nothing
     /// a previous evaluation left in linear memory can leak into this one.
-    fn call(&self, operation: &str, payload: &[u8]) -> Result<(Vec<u8>, Vec<HostCall>, Option<u64>), HostError> {
+    fn call(
+        &self,
+        operation: &str,
+        payload: &[u8],
+    ) -> Result<(Vec<u8>, Vec<HostCall>, Option<u64>), HostError> {
         let calls = Arc::new(Mutex::new(Vec::new()));
         let callback = {
             let backend = Arc::clone(&self.backend);
             let calls = Arc::clone(&calls);
             move |_id: u64, binding: &str, namespace: &str, operation: &str, payload: &[u8]| {
                 let result = dispatch(backend.as_ref(), binding, namespace, operation, payload);
-                calls.lock().unwrap_or_else(PoisonError::into_inner).push(HostCall {
-                    binding: binding.to_string(),
-                    namespace: namespace.to_string(),
-                    operation: operation.to_string(),
-                    payload: String::from_utf8_lossy(payload).into_owned(),
-                    result: result.as_ref().map(|a| String::from_utf8_lossy(a).into_owned()).map_err(Clone::clone),
-                });
+                calls
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(HostCall {
+                        binding: binding.to_string(),
+                        namespace: namespace.to_string(),
+                        operation: operation.to_string(),
+                        payload: String::from_utf8_lossy(payload).into_owned(),
+                        result: result
+                            .as_ref()
+                            .map(|a| String::from_utf8_lossy(a).into_owned())
+                            .map_err(Clone::clone),
+                    });
                 result.map_err(Into::into)
             }
         };
@@ -329,14 +370,19 @@ impl PolicyHost {
             operation: operation.into(),
             source,
         };
-        let provider = self.pre.rehydrate(None).map_err(|e| instantiate_error(Box::new(e)))?;
-        let host =
-            WapcHost::new(Box::new(provider), Some(Box::new(callback))).map_err(|e| instantiate_error(Box::new(e)))?;
-        let answer = host.call(operation, payload).map_err(|source| HostError::GuestCall {
-            path: self.path.clone(),
-            operation: operation.into(),
-            source,
-        })?;
+        let provider = self
+            .pre
+            .rehydrate(None)
+            .map_err(|e| instantiate_error(Box::new(e)))?;
+        let host = WapcHost::new(Box::new(provider), Some(Box::new(callback)))
+            .map_err(|e| instantiate_error(Box::new(e)))?;
+        let answer = host
+            .call(operation, payload)
+            .map_err(|source| HostError::GuestCall {
+                path: self.path.clone(),
+                operation: operation.into(),
+                source,
+            })?;
         drop(host);
         let calls = std::mem::take(&mut *calls.lock().unwrap_or_else(PoisonError::into_inner));
         Ok((answer, calls, peak.map(|p| p.load(Ordering::Relaxed))))
@@ -369,13 +415,17 @@ fn dispatch(
         ("oci", "v1/manifest_digest") => {
             let image: String = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
             let reference = parse_reference(&image).map_err(|e| callback_failure(&e))?;
-            let digest = backend.manifest_digest(&reference).map_err(|e| callback_failure(&e))?;
+            let digest = backend
+                .manifest_digest(&reference)
+                .map_err(|e| callback_failure(&e))?;
             serde_json::to_vec(&json!({ "digest": digest })).map_err(|e| e.to_string())
         }
         ("oci", "v1/oci_manifest") => {
             let image: String = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
             let reference = parse_reference(&image).map_err(|e| callback_failure(&e))?;
-            let manifest = backend.oci_manifest(&reference).map_err(|e| callback_failure(&e))?;
+            let manifest = backend
+                .oci_manifest(&reference)
+                .map_err(|e| callback_failure(&e))?;
             serde_json::to_vec(&manifest).map_err(|e| e.to_string())
         }
         _ => Err(format!("unknown operation: {operation}")),
@@ -455,7 +505,11 @@ pub struct TransportError {
 pub fn manifest_url(reference: &Reference) -> String {
     let registry = reference.resolve_registry();
     let target = reference.digest().or(reference.tag()).unwrap_or("latest");
-    format!("{}://{registry}/v2/{}/manifests/{target}", scheme_for(registry), reference.repository())
+    format!(
+        "{}://{registry}/v2/{}/manifests/{target}",
+        scheme_for(registry),
+        reference.repository()
+    )
 }
 
 /// Test registries are loopback `docker-registry` instances without TLS;
@@ -476,13 +530,18 @@ pub fn scheme_for(registry: &str) -> &'static str {
 fn check_status(status: u16, body: &[u8], url: &str) -> Result<(), OciDistributionError> {
     match status {
         200 => Ok(()),
-        401 => Err(OciDistributionError::UnauthorizedError { url: url.to_string() }),
+        401 => Err(OciDistributionError::UnauthorizedError {
+            url: url.to_string(),
+        }),
         s if (200..300).contains(&s) => Err(OciDistributionError::SpecViolationError(format!(
             "Expected HTTP Status 200 OK, got {} instead",
             status_line(s)
         ))),
         s if (400..500).contains(&s) => match serde_json::from_slice::<OciEnvelope>(body) {
-            Ok(envelope) => Err(OciDistributionError::RegistryError { envelope, url: url.to_string() }),
+            Ok(envelope) => Err(OciDistributionError::RegistryError {
+                envelope,
+                url: url.to_string(),
+            }),
             Err(_) => Err(OciDistributionError::ServerError {
                 code: s,
                 url: url.to_string(),
@@ -513,20 +572,35 @@ fn status_line(code: u16) -> String {
 
 /// `oci-client`'s `validate_digest`: the body must hash to the header's
 /// digest and to the reference's; with neither, the body's sha256 is it.
-fn content_digest(body: &[u8], header: Option<&str>, wanted: Option<&str>) -> Result<String, OciDistributionError> {
+fn content_digest(
+    body: &[u8],
+    header: Option<&str>,
+    wanted: Option<&str>,
+) -> Result<String, OciDistributionError> {
     let check = |digest: &str| -> Result<String, OciDistributionError> {
-        let (algorithm, _) = digest.split_once(':').ok_or(oci_client::errors::DigestError::MissingAlgorithm)?;
+        let (algorithm, _) = digest
+            .split_once(':')
+            .ok_or(oci_client::errors::DigestError::MissingAlgorithm)?;
         let hex = match algorithm {
             "sha256" => hex::encode(Sha256::digest(body)),
             "sha384" => hex::encode(Sha384::digest(body)),
             "sha512" => hex::encode(Sha512::digest(body)),
-            other => return Err(oci_client::errors::DigestError::UnsupportedAlgorithm(other.to_string()).into()),
+            other => {
+                return Err(oci_client::errors::DigestError::UnsupportedAlgorithm(
+                    other.to_string(),
+                )
+                .into())
+            }
         };
         let actual = format!("{algorithm}:{hex}");
         if actual == digest {
             Ok(actual)
         } else {
-            Err(oci_client::errors::DigestError::VerificationError { expected: digest.to_string(), actual }.into())
+            Err(oci_client::errors::DigestError::VerificationError {
+                expected: digest.to_string(),
+                actual,
+            }
+            .into())
         }
     };
     match (header.filter(|h| !h.is_empty()), wanted) {
@@ -543,18 +617,20 @@ fn content_digest(body: &[u8], header: Option<&str>, wanted: Option<&str>) -> Re
 /// only schema 2 and the four manifest media types pass, and only the fields
 /// `oci-client`'s structs model survive (a descriptor's `data` does not).
 pub fn host_view(body: &[u8]) -> Result<Value, OciDistributionError> {
-    let versioned: Versioned =
-        serde_json::from_slice(body).map_err(|e| OciDistributionError::VersionedParsingError(e.to_string()))?;
+    let versioned: Versioned = serde_json::from_slice(body)
+        .map_err(|e| OciDistributionError::VersionedParsingError(e.to_string()))?;
     if versioned.schema_version != 2 {
-        return Err(OciDistributionError::UnsupportedSchemaVersionError(versioned.schema_version));
+        return Err(OciDistributionError::UnsupportedSchemaVersionError(
+            versioned.schema_version,
+        ));
     }
     if let Some(media_type) = versioned.media_type {
         if !MANIFEST_MEDIA_TYPES.contains(&media_type.as_str()) {
             return Err(OciDistributionError::UnsupportedMediaTypeError(media_type));
         }
     }
-    let manifest: OciManifest =
-        serde_json::from_slice(body).map_err(|e| OciDistributionError::ManifestParsingError(e.to_string()))?;
+    let manifest: OciManifest = serde_json::from_slice(body)
+        .map_err(|e| OciDistributionError::ManifestParsingError(e.to_string()))?;
     serde_json::to_value(&manifest).map_err(OciDistributionError::JsonError)
 }
 
@@ -585,9 +661,17 @@ impl RegistryBackend {
     /// the registry's error body reaches `check_status`.
     fn request(&self, method: &str, url: &str) -> Result<HttpAnswer, RegistryFailure> {
         let transport = |source: Box<dyn StdError + Send + Sync>| {
-            RegistryFailure::Transport(TransportError { url: url.to_string(), source })
+            RegistryFailure::Transport(TransportError {
+                url: url.to_string(),
+                source,
+            })
         };
-        let response = match self.agent.request(method, url).set("Accept", MANIFEST_ACCEPT).call() {
+        let response = match self
+            .agent
+            .request(method, url)
+            .set("Accept", MANIFEST_ACCEPT)
+            .call()
+        {
             Ok(response) | Err(ureq::Error::Status(_, response)) => response,
             Err(ureq::Error::Transport(error)) => return Err(transport(Box::new(error))),
         };
@@ -599,7 +683,11 @@ impl RegistryBackend {
             .take(MAX_MANIFEST_BYTES)
             .read_to_end(&mut body)
             .map_err(|e| transport(Box::new(e)))?;
-        Ok(HttpAnswer { status, digest, body })
+        Ok(HttpAnswer {
+            status,
+            digest,
+            body,
+        })
     }
 }
 
@@ -622,8 +710,11 @@ impl Backend for RegistryBackend {
                 let same_algorithm = wanted.split(':').next() == digest.split(':').next();
                 if same_algorithm && wanted != digest {
                     return Err(RegistryFailure::Registry(
-                        oci_client::errors::DigestError::VerificationError { expected: wanted.to_string(), actual: digest }
-                            .into(),
+                        oci_client::errors::DigestError::VerificationError {
+                            expected: wanted.to_string(),
+                            actual: digest,
+                        }
+                        .into(),
                     ));
                 }
             }
@@ -631,7 +722,8 @@ impl Backend for RegistryBackend {
         }
         let get = self.request("GET", &url)?;
         check_status(get.status, &get.body, &url).map_err(RegistryFailure::Registry)?;
-        content_digest(&get.body, get.digest.as_deref(), reference.digest()).map_err(RegistryFailure::Registry)
+        content_digest(&get.body, get.digest.as_deref(), reference.digest())
+            .map_err(RegistryFailure::Registry)
     }
 
     /// `pull_manifest`: GET, check the digest, parse, re-serialise.
@@ -639,7 +731,8 @@ impl Backend for RegistryBackend {
         let url = manifest_url(reference);
         let get = self.request("GET", &url)?;
         check_status(get.status, &get.body, &url).map_err(RegistryFailure::Registry)?;
-        content_digest(&get.body, get.digest.as_deref(), reference.digest()).map_err(RegistryFailure::Registry)?;
+        content_digest(&get.body, get.digest.as_deref(), reference.digest())
+            .map_err(RegistryFailure::Registry)?;
         host_view(&get.body).map_err(RegistryFailure::Registry)
     }
 }
@@ -669,12 +762,18 @@ fn key_of(reference: &Reference) -> String {
 }
 
 fn digest_key(reference: &Reference, digest: &str) -> String {
-    format!("{}/{}@{digest}", reference.registry(), reference.repository())
+    format!(
+        "{}/{}@{digest}",
+        reference.registry(),
+        reference.repository()
+    )
 }
 
 fn parse_for_store(reference: &str) -> Result<Reference, HostError> {
-    Reference::try_from(reference)
-        .map_err(|source| HostError::Reference { reference: reference.to_string(), source })
+    Reference::try_from(reference).map_err(|source| HostError::Reference {
+        reference: reference.to_string(),
+        source,
+    })
 }
 
 impl MemoryBackend {
@@ -688,15 +787,19 @@ impl MemoryBackend {
         let parsed = parse_for_store(reference)?;
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         entries.digests.insert(key_of(&parsed), digest.to_string());
-        entries.digests.insert(digest_key(&parsed, digest), digest.to_string());
+        entries
+            .digests
+            .insert(digest_key(&parsed, digest), digest.to_string());
         Ok(())
     }
 
     /// Stores `manifest` (serialised compactly) under `reference` and under
     /// its digest, which it returns.
     pub fn put_manifest(&self, reference: &str, manifest: &Value) -> Result<String, HostError> {
-        let bytes = serde_json::to_vec(manifest)
-            .map_err(|source| HostError::Manifest { reference: reference.to_string(), source })?;
+        let bytes = serde_json::to_vec(manifest).map_err(|source| HostError::Manifest {
+            reference: reference.to_string(),
+            source,
+        })?;
         self.put_manifest_bytes(reference, bytes)
     }
 
@@ -728,7 +831,9 @@ impl MemoryBackend {
         let body = json!({"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown", "detail": {}}]});
         match check_status(404, body.to_string().as_bytes(), &manifest_url(reference)) {
             Err(error) => RegistryFailure::Registry(error),
-            Ok(()) => RegistryFailure::Registry(OciDistributionError::ImageManifestNotFoundError(reference.whole())),
+            Ok(()) => RegistryFailure::Registry(OciDistributionError::ImageManifestNotFoundError(
+                reference.whole(),
+            )),
         }
     }
 }
@@ -736,12 +841,19 @@ impl MemoryBackend {
 impl Backend for MemoryBackend {
     fn manifest_digest(&self, reference: &Reference) -> Result<String, RegistryFailure> {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        entries.digests.get(&key_of(reference)).cloned().ok_or_else(|| Self::unknown(reference))
+        entries
+            .digests
+            .get(&key_of(reference))
+            .cloned()
+            .ok_or_else(|| Self::unknown(reference))
     }
 
     fn oci_manifest(&self, reference: &Reference) -> Result<Value, RegistryFailure> {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        let body = entries.manifests.get(&key_of(reference)).ok_or_else(|| Self::unknown(reference))?;
+        let body = entries
+            .manifests
+            .get(&key_of(reference))
+            .ok_or_else(|| Self::unknown(reference))?;
         host_view(body).map_err(RegistryFailure::Registry)
     }
 }
@@ -870,13 +982,18 @@ mod memory {
 
         fn grow_to(&mut self, new_size: usize) -> wasmtime_provider::wasmtime::Result<()> {
             if self.maximum.is_some_and(|max| new_size > max) {
-                wasmtime_provider::wasmtime::bail!("cannot grow the memory to {new_size} bytes: the maximum is {:?}", self.maximum);
+                wasmtime_provider::wasmtime::bail!(
+                    "cannot grow the memory to {new_size} bytes: the maximum is {:?}",
+                    self.maximum
+                );
             }
             let pages = new_size.div_ceil(PAGE);
             if pages > self.pages.len() {
                 let more = pages - self.pages.len();
                 self.pages.try_reserve_exact(more).map_err(|e| {
-                    wasmtime_provider::wasmtime::format_err!("cannot grow the memory to {new_size} bytes: {e}")
+                    wasmtime_provider::wasmtime::format_err!(
+                        "cannot grow the memory to {new_size} bytes: {e}"
+                    )
                 })?;
                 self.pages.resize_with(pages, || Page([0; PAGE]));
                 self.base = BasePtr::of(&mut self.pages);
@@ -895,4 +1012,301 @@ mod memory {
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    //! The host-call side without a guest: dispatch order, error text,
+    //! normalisation and re-serialisation, and the HTTP backend against a
+    //! scripted server (the real registry is exercised in `tests/host.rs`).
+
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+
+    fn call(
+        backend: &dyn Backend,
+        namespace: &str,
+        operation: &str,
+        image: &str,
+    ) -> Result<Value, String> {
+        let payload = serde_json::to_vec(image).unwrap();
+        dispatch(backend, "kubewarden", namespace, operation, &payload)
+            .map(|bytes| serde_json::from_slice(&bytes).unwrap())
+    }
+
+    fn manifest() -> Value {
+        json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": "application/vnd.example",
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": format!("sha256:{}", "4".repeat(64)), "size": 2, "data": "e30="},
+            "layers": [{"mediaType": "application/jose+json", "digest": format!("sha256:{}", "1".repeat(64)), "size": 3, "data": "YWJj", "annotations": {"k": "v"}}],
+            "annotations": {"a": "b"}
+        })
+    }
+
+    #[test]
+    fn missing_manifests_fail_with_the_registry_text() {
+        let backend = MemoryBackend::new();
+        let error = call(
+            &backend,
+            "oci",
+            "v1/manifest_digest",
+            "registry.example.com/app:v1",
+        )
+        .unwrap_err();
+        let registry = "Registry error: url https://registry.example.com/v2/app/manifests/v1, \
+                        envelope: OCI API errors: [OCI API error: manifest unknown]";
+        assert_eq!(
+            error,
+            format!("Callback evaluation failure: Fail to interact with OCI registry: {registry}\n\nCaused by:\n    {registry}")
+        );
+        let error = call(
+            &backend,
+            "oci",
+            "v1/oci_manifest",
+            &format!("127.0.0.1:5000/app@sha256:{}", "a".repeat(64)),
+        )
+        .unwrap_err();
+        assert!(
+            error.contains("url http://127.0.0.1:5000/v2/app/manifests/sha256:"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn references_are_normalised_like_the_host() {
+        let backend = MemoryBackend::new();
+        let digest = backend.put_manifest("busybox", &manifest()).unwrap();
+        for image in [
+            "busybox",
+            "busybox:latest",
+            "docker.io/library/busybox",
+            "index.docker.io/library/busybox:latest",
+        ] {
+            assert_eq!(
+                call(&backend, "oci", "v1/manifest_digest", image).unwrap(),
+                json!({ "digest": digest }),
+                "{image}"
+            );
+        }
+        // By digest, and tag+digest looks up the digest.
+        assert!(call(
+            &backend,
+            "oci",
+            "v1/oci_manifest",
+            &format!("busybox@{digest}")
+        )
+        .is_ok());
+        assert!(call(
+            &backend,
+            "oci",
+            "v1/oci_manifest",
+            &format!("busybox:other@{digest}")
+        )
+        .is_ok());
+        assert!(call(&backend, "oci", "v1/oci_manifest", "busybox:other").is_err());
+        assert_eq!(
+            manifest_url(&Reference::try_from("busybox").unwrap()),
+            "https://index.docker.io/v2/library/busybox/manifests/latest"
+        );
+        assert_eq!(
+            manifest_url(&Reference::try_from("localhost:5000/a/b").unwrap()),
+            "http://localhost:5000/v2/a/b/manifests/latest"
+        );
+        assert_eq!(scheme_for("[::1]:5000"), "http");
+        assert_eq!(scheme_for("registry.example.com:5000"), "https");
+
+        let error = call(&backend, "oci", "v1/manifest_digest", "UPPER/Case:1").unwrap_err();
+        assert!(
+            error.starts_with("Callback evaluation failure: Invalid OCI image reference: "),
+            "{error}"
+        );
+        backend.remove("busybox").unwrap();
+        assert!(call(&backend, "oci", "v1/manifest_digest", "busybox").is_err());
+    }
+
+    #[test]
+    fn manifests_are_reserialised_without_descriptor_data() {
+        let backend = MemoryBackend::new();
+        backend
+            .put_manifest("registry.example.com/app:v1", &manifest())
+            .unwrap();
+        let answer = call(
+            &backend,
+            "oci",
+            "v1/oci_manifest",
+            "registry.example.com/app:v1",
+        )
+        .unwrap();
+        assert!(answer["config"].get("data").is_none(), "{answer}");
+        assert!(answer["layers"][0].get("data").is_none(), "{answer}");
+        assert_eq!(answer["layers"][0]["annotations"]["k"], "v");
+        assert_eq!(answer["annotations"]["a"], "b");
+        assert_eq!(answer["artifactType"], "application/vnd.example");
+
+        let mut artifact = manifest();
+        artifact["mediaType"] = json!("application/vnd.oci.artifact.manifest.v1+json");
+        backend
+            .put_manifest("registry.example.com/app:artifact", &artifact)
+            .unwrap();
+        let error = call(
+            &backend,
+            "oci",
+            "v1/oci_manifest",
+            "registry.example.com/app:artifact",
+        )
+        .unwrap_err();
+        assert!(
+            error.contains("Unsupported media type: application/vnd.oci.artifact.manifest.v1+json"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn only_the_granted_capabilities_answer() {
+        let backend = MemoryBackend::new();
+        let error = call(&backend, "oci", "v1/oci_manifest_config", "busybox").unwrap_err();
+        assert_eq!(
+            error,
+            "Policy has not been granted access to the 'oci/v1/oci_manifest_config' host capability. \
+             The violation has been reported."
+        );
+        assert!(call(&backend, "crypto", "v1/is_certificate_trusted", "x")
+            .unwrap_err()
+            .contains("'crypto/v1/is_certificate_trusted'"));
+        assert_eq!(
+            dispatch(&backend, "other", "oci", "v1/oci_manifest", b"\"a\"").unwrap_err(),
+            "unknown binding: other"
+        );
+        assert_eq!(
+            dispatch(&backend, "kubewarden", "tracing", "log", b"{}").unwrap(),
+            Vec::<u8>::new()
+        );
+        assert_eq!(
+            dispatch(&backend, "kubewarden", "tracing", "x", b"{}").unwrap_err(),
+            "unknown operation: x"
+        );
+        // A payload that is not a JSON string fails before any lookup.
+        let error =
+            dispatch(&backend, "kubewarden", "oci", "v1/manifest_digest", b"{}").unwrap_err();
+        assert!(error.starts_with("invalid type: map"), "{error}");
+    }
+
+    /// A one-response-per-connection HTTP server on loopback.
+    fn serve(responses: Vec<String>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            for (stream, response) in listener.incoming().zip(responses) {
+                let mut stream = stream.unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap() > 0 && line != "\r\n" {
+                    line.clear();
+                }
+                stream.write_all(response.as_bytes()).unwrap();
+            }
+        });
+        address
+    }
+
+    fn response(status: &str, headers: &[(&str, &str)], body: &str) -> String {
+        let mut text = format!(
+            "HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (name, value) in headers {
+            text.push_str(&format!("{name}: {value}\r\n"));
+        }
+        text + "\r\n" + body
+    }
+
+    fn registry_error(address: &str, image: &str, operation: &str) -> String {
+        let reference = Reference::try_from(format!("{address}/{image}")).unwrap();
+        let backend = RegistryBackend::new();
+        let failure = match operation {
+            "digest" => backend.manifest_digest(&reference).unwrap_err(),
+            _ => backend.oci_manifest(&reference).unwrap_err(),
+        };
+        callback_failure(&failure)
+    }
+
+    #[test]
+    fn http_failures_read_like_oci_client_errors() {
+        let not_found = response("404 Not Found", &[], "404 page not found");
+        let address = serve(vec![
+            response("404 Not Found", &[], ""),
+            not_found.clone(),
+            not_found,
+        ]);
+        let url = format!("http://{address}/v2/app/manifests/v1");
+        let expected = format!("Server error: url {url}, code: 404, message: 404 page not found");
+        assert_eq!(
+            registry_error(&address, "app:v1", "digest"),
+            format!("Callback evaluation failure: Fail to interact with OCI registry: {expected}\n\nCaused by:\n    {expected}")
+        );
+        assert!(registry_error(&address, "app:v1", "manifest").contains(&expected));
+
+        let address = serve(vec![response("401 Unauthorized", &[], "{}")]);
+        let text = registry_error(&address, "app:v1", "manifest");
+        assert!(
+            text.contains(&format!(
+                "Not authorized: url http://{address}/v2/app/manifests/v1"
+            )),
+            "{text}"
+        );
+
+        let body = r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"v1"}}]}"#;
+        let address = serve(vec![response(
+            "404 Not Found",
+            &[("Content-Type", "application/json")],
+            body,
+        )]);
+        let text = registry_error(&address, "app:v1", "manifest");
+        assert!(
+            text.contains(&format!("Registry error: url http://{address}/v2/app/manifests/v1, envelope: OCI API errors: [OCI API error: manifest unknown]")),
+            "{text}"
+        );
+
+        let closed = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .to_string();
+        let text = registry_error(&closed, "app:v1", "digest");
+        assert!(
+            text.starts_with(&format!("Callback evaluation failure: Fail to interact with OCI registry: error sending request for url (http://{closed}/v2/app/manifests/v1)\n\nCaused by:\n    0: ")),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn http_answers_are_checked_and_reserialised() {
+        let body = serde_json::to_string(&manifest()).unwrap();
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(body.as_bytes())));
+        let wrong = format!("sha256:{}", "0".repeat(64));
+        let address = serve(vec![
+            // manifest_digest: the HEAD's header is the answer.
+            response("200 OK", &[("Docker-Content-Digest", &digest)], ""),
+            // manifest_digest without the header: GET and hash.
+            response("200 OK", &[], ""),
+            response("200 OK", &[], &body),
+            // oci_manifest: checked against the header, data dropped.
+            response("200 OK", &[("Docker-Content-Digest", &digest)], &body),
+            // A body that does not match its header.
+            response("200 OK", &[("Docker-Content-Digest", &wrong)], &body),
+        ]);
+        let reference = Reference::try_from(format!("{address}/app:v1")).unwrap();
+        let backend = RegistryBackend::new();
+        assert_eq!(backend.manifest_digest(&reference).unwrap(), digest);
+        assert_eq!(backend.manifest_digest(&reference).unwrap(), digest);
+        let answer = backend.oci_manifest(&reference).unwrap();
+        assert!(answer["layers"][0].get("data").is_none(), "{answer}");
+        let text = callback_failure(&backend.oci_manifest(&reference).unwrap_err());
+        assert!(
+            text.contains(&format!(
+                "Digest error: Invalid digest. Expected {wrong}, got {digest}"
+            )),
+            "{text}"
+        );
+    }
+}

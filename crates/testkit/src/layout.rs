@@ -30,7 +30,10 @@ pub struct PushedLayout {
 
 impl PushedLayout {
     pub fn digest_of(&self, tag: &str) -> Option<&str> {
-        self.tags.iter().find(|(t, _)| t == tag).map(|(_, d)| d.as_str())
+        self.tags
+            .iter()
+            .find(|(t, _)| t == tag)
+            .map(|(_, d)| d.as_str())
     }
 }
 
@@ -48,7 +51,10 @@ fn blob_path(layout: &Path, digest: &str) -> Result<PathBuf, LayoutError> {
 fn http_err(what: String, e: ureq::Error) -> LayoutError {
     let detail = match e {
         ureq::Error::Status(code, response) => {
-            format!("HTTP {code}: {}", response.into_string().unwrap_or_default())
+            format!(
+                "HTTP {code}: {}",
+                response.into_string().unwrap_or_default()
+            )
         }
         other => other.to_string(),
     };
@@ -86,21 +92,31 @@ pub fn push_layout(layout: &Path, registry_repo: &str) -> Result<PushedLayout, L
     while !pending.is_empty() {
         guard += 1;
         if guard > 64 {
-            return Err(LayoutError::Invalid("manifests refer to each other in a cycle".into()));
+            return Err(LayoutError::Invalid(
+                "manifests refer to each other in a cycle".into(),
+            ));
         }
         let mut next = Vec::new();
         for (entry, tag) in pending {
             let digest = entry["digest"].as_str().unwrap_or_default().to_string();
             let media_type = entry["mediaType"].as_str().unwrap_or_default().to_string();
             let body = read(&blob_path(layout, &digest)?)?;
-            let manifest: Value = serde_json::from_slice(&body)
-                .map_err(|e| LayoutError::Json(blob_path(layout, &digest).unwrap_or_default(), e))?;
+            let manifest: Value = serde_json::from_slice(&body).map_err(|e| {
+                LayoutError::Json(blob_path(layout, &digest).unwrap_or_default(), e)
+            })?;
             let children: Vec<String> = manifest["manifests"]
                 .as_array()
-                .map(|m| m.iter().filter_map(|c| c["digest"].as_str().map(str::to_owned)).collect())
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|c| c["digest"].as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default();
             let waiting_for_child = children.iter().any(|c| {
-                !done.contains(c) && entries.iter().any(|e| e["digest"].as_str() == Some(c.as_str()))
+                !done.contains(c)
+                    && entries
+                        .iter()
+                        .any(|e| e["digest"].as_str() == Some(c.as_str()))
             });
             if waiting_for_child {
                 next.push((entry, tag));
@@ -124,7 +140,9 @@ pub fn push_layout(layout: &Path, registry_repo: &str) -> Result<PushedLayout, L
             if let Some(t) = tag {
                 pushed.tags.push((t, digest.clone()));
             }
-            pushed.manifests.push((digest.clone(), media_type, body.len() as u64));
+            pushed
+                .manifests
+                .push((digest.clone(), media_type, body.len() as u64));
             done.push(digest);
         }
         pending = next;
@@ -138,7 +156,11 @@ pub fn push_layout(layout: &Path, registry_repo: &str) -> Result<PushedLayout, L
 /// hold signatures that their own index misses (pushed later through the
 /// API); make the registry's index list every manifest whose subject is
 /// in the layout, as the registry would after those pushes.
-fn update_referrers_indexes(layout: &Path, base: &str, pushed: &PushedLayout) -> Result<(), LayoutError> {
+fn update_referrers_indexes(
+    layout: &Path,
+    base: &str,
+    pushed: &PushedLayout,
+) -> Result<(), LayoutError> {
     let mut by_subject: Vec<(String, Vec<Value>)> = Vec::new();
     for (digest, media_type, size) in &pushed.manifests {
         let body = read(&blob_path(layout, digest)?)?;
@@ -146,8 +168,11 @@ fn update_referrers_indexes(layout: &Path, base: &str, pushed: &PushedLayout) ->
         let Some(subject) = manifest["subject"]["digest"].as_str() else {
             continue;
         };
-        let mut entry = serde_json::json!({"mediaType": media_type, "digest": digest, "size": size});
-        let artifact_type = manifest["artifactType"].as_str().or(manifest["config"]["mediaType"].as_str());
+        let mut entry =
+            serde_json::json!({"mediaType": media_type, "digest": digest, "size": size});
+        let artifact_type = manifest["artifactType"]
+            .as_str()
+            .or(manifest["config"]["mediaType"].as_str());
         if let Some(t) = artifact_type {
             entry["artifactType"] = Value::String(t.to_string());
         }
@@ -175,7 +200,9 @@ fn update_referrers_indexes(layout: &Path, base: &str, pushed: &PushedLayout) ->
 pub fn push_blob(base: &str, digest: &str, bytes: &[u8]) -> Result<(), LayoutError> {
     let actual = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
     if actual != digest {
-        return Err(LayoutError::Invalid(format!("blob {digest} hashes to {actual}")));
+        return Err(LayoutError::Invalid(format!(
+            "blob {digest} hashes to {actual}"
+        )));
     }
     if ureq::head(&format!("{base}/blobs/{digest}")).call().is_ok() {
         return Ok(());
@@ -201,7 +228,12 @@ pub fn push_blob(base: &str, digest: &str, bytes: &[u8]) -> Result<(), LayoutErr
     Ok(())
 }
 
-pub fn put_manifest(base: &str, reference: &str, media_type: &str, body: &[u8]) -> Result<(), LayoutError> {
+pub fn put_manifest(
+    base: &str,
+    reference: &str,
+    media_type: &str,
+    body: &[u8],
+) -> Result<(), LayoutError> {
     ureq::put(&format!("{base}/manifests/{reference}"))
         .set("Content-Type", media_type)
         .send_bytes(body)
@@ -211,5 +243,7 @@ pub fn put_manifest(base: &str, reference: &str, media_type: &str, body: &[u8]) 
 
 /// The Notation e2e layouts shipped in `shared/testdata/notation-e2e`.
 pub fn e2e_layout(name: &str) -> PathBuf {
-    crate::shared_dir().join("testdata/notation-e2e/layouts").join(name)
+    crate::shared_dir()
+        .join("testdata/notation-e2e/layouts")
+        .join(name)
 }

@@ -12,9 +12,17 @@ use crate::registry::{Registry, RegistryError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttachOutcome {
     /// A new or changed bundle was pushed.
-    Bundled { digest: String, tag: String, signatures: usize },
+    Bundled {
+        digest: String,
+        tag: String,
+        signatures: usize,
+    },
     /// The bundle already lists exactly these signatures.
-    Unchanged { digest: String, tag: String, signatures: usize },
+    Unchanged {
+        digest: String,
+        tag: String,
+        signatures: usize,
+    },
     /// The image has no Notation signature: nothing was pushed.
     Unsigned { digest: String },
 }
@@ -30,18 +38,35 @@ pub enum AttachError {
 }
 
 /// The layers the writer would publish now, in listing order.
-pub async fn current_layers(registry: &Registry, image: &ImageRef, digest: &str) -> Result<Vec<BundleLayer>, RegistryError> {
+pub async fn current_layers(
+    registry: &Registry,
+    image: &ImageRef,
+    digest: &str,
+) -> Result<Vec<BundleLayer>, RegistryError> {
     let mut layers = Vec::new();
     for manifest_digest in registry.signature_manifests(image, digest).await? {
-        if let Some(sig) = registry.signature(image, &manifest_digest).await?.filter(|s| s.is_envelope()) {
-            layers.push(bundle::layer_for(&sig.media_type, sig.envelope, &sig.manifest_digest, sig.thumbprints));
+        if let Some(sig) = registry
+            .signature(image, &manifest_digest)
+            .await?
+            .filter(|s| s.is_envelope())
+        {
+            layers.push(bundle::layer_for(
+                &sig.media_type,
+                sig.envelope,
+                &sig.manifest_digest,
+                sig.thumbprints,
+            ));
         }
     }
     Ok(layers)
 }
 
 /// Layer digests of the bundle now in the registry, if there is one.
-pub async fn published_layers(registry: &Registry, image: &ImageRef, tag: &str) -> Result<Option<Vec<String>>, RegistryError> {
+pub async fn published_layers(
+    registry: &Registry,
+    image: &ImageRef,
+    tag: &str,
+) -> Result<Option<Vec<String>>, RegistryError> {
     match registry.manifest(image, tag).await {
         Ok((bytes, _)) => {
             let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
@@ -65,11 +90,17 @@ pub async fn attach(registry: &Registry, image: &str) -> Result<AttachOutcome, A
     let tag = bundle::bundle_tag(&subject.digest)?;
     let layers = current_layers(registry, &image, &subject.digest).await?;
     if layers.is_empty() {
-        return Ok(AttachOutcome::Unsigned { digest: subject.digest });
+        return Ok(AttachOutcome::Unsigned {
+            digest: subject.digest,
+        });
     }
     let wanted: Vec<String> = layers.iter().map(|l| l.digest.clone()).collect();
     if published_layers(registry, &image, &tag).await?.as_ref() == Some(&wanted) {
-        return Ok(AttachOutcome::Unchanged { digest: subject.digest, tag, signatures: layers.len() });
+        return Ok(AttachOutcome::Unchanged {
+            digest: subject.digest,
+            tag,
+            signatures: layers.len(),
+        });
     }
     let manifest = bundle::build_manifest(&subject, &layers, Utc::now());
     let body = serde_json::to_vec(&manifest).map_err(|e| RegistryError {
@@ -78,6 +109,12 @@ pub async fn attach(registry: &Registry, image: &str) -> Result<AttachOutcome, A
         kind: crate::registry::ErrorKind::Protocol,
         message: e.to_string(),
     })?;
-    registry.push_manifest(&image, &tag, &body, bundle::MANIFEST_MEDIA_TYPE).await?;
-    Ok(AttachOutcome::Bundled { digest: subject.digest, tag, signatures: layers.len() })
+    registry
+        .push_manifest(&image, &tag, &body, bundle::MANIFEST_MEDIA_TYPE)
+        .await?;
+    Ok(AttachOutcome::Bundled {
+        digest: subject.digest,
+        tag,
+        signatures: layers.len(),
+    })
 }

@@ -16,7 +16,9 @@ pub struct Credentials {
 /// The key Docker uses for a registry in config.json.
 fn docker_server_key(registry: &str) -> String {
     match registry {
-        "docker.io" | "index.docker.io" | "registry-1.docker.io" => "https://index.docker.io/v1/".to_string(),
+        "docker.io" | "index.docker.io" | "registry-1.docker.io" => {
+            "https://index.docker.io/v1/".to_string()
+        }
         other => other.to_string(),
     }
 }
@@ -30,7 +32,9 @@ impl Credentials {
             return RegistryAuth::Anonymous;
         }
         match docker_credential::get_credential(&docker_server_key(registry)) {
-            Ok(docker_credential::DockerCredential::UsernamePassword(u, p)) => RegistryAuth::Basic(u, p),
+            Ok(docker_credential::DockerCredential::UsernamePassword(u, p)) => {
+                RegistryAuth::Basic(u, p)
+            }
             Ok(docker_credential::DockerCredential::IdentityToken(_)) => {
                 tracing::warn!(
                     "{registry}: the Docker config holds an identity token, which vns cannot use; trying anonymously (use --username/--password)"

@@ -111,10 +111,15 @@ fn main() -> ExitCode {
         _ => "debug",
     };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter.into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter.into()),
+        )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("vns: cannot start the async runtime: {e}");
@@ -134,7 +139,10 @@ fn options(cli: &Cli) -> Result<RegistryOptions, String> {
         plain_http: cli.insecure_registries.clone(),
         plain_http_all: cli.plain_http,
         retry_budget: Duration::from_secs(cli.retry_seconds),
-        credentials: auth::Credentials { explicit, docker_config: true },
+        credentials: auth::Credentials {
+            explicit,
+            docker_config: true,
+        },
     })
 }
 
@@ -167,10 +175,18 @@ async fn run(cli: Cli) -> ExitCode {
             for image in images {
                 let result = attach::attach(&registry, image).await;
                 let line = match &result {
-                    Ok(attach::AttachOutcome::Bundled { digest, tag, signatures }) => {
+                    Ok(attach::AttachOutcome::Bundled {
+                        digest,
+                        tag,
+                        signatures,
+                    }) => {
                         format!("bundled   {image} ({digest}): {signatures} signature(s) in :{tag}")
                     }
-                    Ok(attach::AttachOutcome::Unchanged { digest, tag, signatures }) => {
+                    Ok(attach::AttachOutcome::Unchanged {
+                        digest,
+                        tag,
+                        signatures,
+                    }) => {
                         format!("unchanged {image} ({digest}): :{tag} already lists its {signatures} signature(s)")
                     }
                     Ok(attach::AttachOutcome::Unsigned { digest }) => {
@@ -195,7 +211,12 @@ async fn run(cli: Cli) -> ExitCode {
             }
             ExitCode::from(code)
         }
-        Command::Sync { repositories, tags, concurrency, output } => {
+        Command::Sync {
+            repositories,
+            tags,
+            concurrency,
+            output,
+        } => {
             let registry = Registry::new(opts, &registries_of(repositories));
             let mut images = Vec::new();
             for repo in repositories {
@@ -207,7 +228,13 @@ async fn run(cli: Cli) -> ExitCode {
                     }
                 }
             }
-            let summary = sync::sync(&registry, images, *concurrency, *output == OutputFormat::Human).await;
+            let summary = sync::sync(
+                &registry,
+                images,
+                *concurrency,
+                *output == OutputFormat::Human,
+            )
+            .await;
             if *output == OutputFormat::Json {
                 print_json(&summary);
             } else {
@@ -221,7 +248,11 @@ async fn run(cli: Cli) -> ExitCode {
             }
             ExitCode::from(if summary.errors > 0 { EXIT_REGISTRY } else { 0 })
         }
-        Command::Verify { images, settings, output } => {
+        Command::Verify {
+            images,
+            settings,
+            output,
+        } => {
             let settings = match settings_file::load(settings) {
                 Ok(s) => s,
                 Err(e) => {
@@ -237,9 +268,14 @@ async fn run(cli: Cli) -> ExitCode {
             }
             match output {
                 OutputFormat::Json => print_json(&reports),
-                OutputFormat::Human => print!("{}", verify::render_human(&reports, settings.enforcement)),
+                OutputFormat::Human => {
+                    print!("{}", verify::render_human(&reports, settings.enforcement))
+                }
             }
-            ExitCode::from(u8::try_from(verify::exit_code(&reports, settings.enforcement)).unwrap_or(EXIT_FAILED))
+            ExitCode::from(
+                u8::try_from(verify::exit_code(&reports, settings.enforcement))
+                    .unwrap_or(EXIT_FAILED),
+            )
         }
     }
 }

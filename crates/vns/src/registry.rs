@@ -58,9 +58,8 @@ impl RegistryError {
 
 fn classify(e: &OciDistributionError) -> ErrorKind {
     match e {
-        OciDistributionError::UnauthorizedError { .. } | OciDistributionError::AuthenticationFailure(_) => {
-            ErrorKind::Unauthorized
-        }
+        OciDistributionError::UnauthorizedError { .. }
+        | OciDistributionError::AuthenticationFailure(_) => ErrorKind::Unauthorized,
         OciDistributionError::ImageManifestNotFoundError(_) => ErrorKind::NotFound,
         OciDistributionError::ServerError { code, .. } => match code {
             404 => ErrorKind::NotFound,
@@ -69,18 +68,30 @@ fn classify(e: &OciDistributionError) -> ErrorKind {
             _ => ErrorKind::Protocol,
         },
         OciDistributionError::RegistryError { envelope, .. } => {
-            let codes: Vec<String> = envelope.errors.iter().map(|e| format!("{:?}", e.code).to_ascii_uppercase()).collect();
+            let codes: Vec<String> = envelope
+                .errors
+                .iter()
+                .map(|e| format!("{:?}", e.code).to_ascii_uppercase())
+                .collect();
             if codes.iter().any(|c| c.contains("UNKNOWN")) {
                 ErrorKind::NotFound
-            } else if codes.iter().any(|c| c.contains("UNAUTHORIZED") || c.contains("DENIED")) {
+            } else if codes
+                .iter()
+                .any(|c| c.contains("UNAUTHORIZED") || c.contains("DENIED"))
+            {
                 ErrorKind::Unauthorized
-            } else if codes.iter().any(|c| c.contains("TOOMANYREQUESTS") || c.contains("UNAVAILABLE")) {
+            } else if codes
+                .iter()
+                .any(|c| c.contains("TOOMANYREQUESTS") || c.contains("UNAVAILABLE"))
+            {
                 ErrorKind::Transient
             } else {
                 ErrorKind::Protocol
             }
         }
-        OciDistributionError::RequestError(_) | OciDistributionError::IoError(_) => ErrorKind::Transient,
+        OciDistributionError::RequestError(_) | OciDistributionError::IoError(_) => {
+            ErrorKind::Transient
+        }
         _ => ErrorKind::Protocol,
     }
 }
@@ -125,7 +136,10 @@ impl Default for RegistryOptions {
 }
 
 pub fn is_loopback(registry: &str) -> bool {
-    let host = registry.rsplit_once(':').map(|(h, _)| h).unwrap_or(registry);
+    let host = registry
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or(registry);
     host == "localhost" || host.starts_with("127.") || host == "[::1]"
 }
 
@@ -161,7 +175,12 @@ impl Registry {
     }
 
     /// Runs `op` with retries on transient failures, bounded by the budget.
-    async fn call<T, F, Fut>(&self, registry: &str, operation: &str, op: F) -> Result<T, RegistryError>
+    async fn call<T, F, Fut>(
+        &self,
+        registry: &str,
+        operation: &str,
+        op: F,
+    ) -> Result<T, RegistryError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, OciDistributionError>>,
@@ -199,7 +218,11 @@ impl Registry {
 
     /// The manifest at `reference` (tag or digest) in `image`'s repository:
     /// its bytes and digest, checked against the digest when one was asked for.
-    pub async fn manifest(&self, image: &ImageRef, reference: &str) -> Result<(Vec<u8>, String), RegistryError> {
+    pub async fn manifest(
+        &self,
+        image: &ImageRef,
+        reference: &str,
+    ) -> Result<(Vec<u8>, String), RegistryError> {
         let oref = Self::oci_ref(image, reference)?;
         let registry = image.registry().to_string();
         let auth = self.auth(&registry);
@@ -213,7 +236,10 @@ impl Registry {
                 registry,
                 operation: format!("GET manifest {}", oref.whole()),
                 kind: ErrorKind::Protocol,
-                message: format!("the manifest is {} bytes, more than {MAX_MANIFEST_SIZE}", bytes.len()),
+                message: format!(
+                    "the manifest is {} bytes, more than {MAX_MANIFEST_SIZE}",
+                    bytes.len()
+                ),
             });
         }
         let actual = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
@@ -242,7 +268,10 @@ impl Registry {
             kind: ErrorKind::Protocol,
             message: e.to_string(),
         })?;
-        let media_type = json["mediaType"].as_str().unwrap_or("application/vnd.oci.image.manifest.v1+json").to_string();
+        let media_type = json["mediaType"]
+            .as_str()
+            .unwrap_or("application/vnd.oci.image.manifest.v1+json")
+            .to_string();
         Ok(Descriptor {
             media_type,
             digest,
@@ -253,18 +282,27 @@ impl Registry {
     /// Digests of the Notation signature manifests of `digest`: the Referrers
     /// API (oci-client falls back to the tag schema when it is missing) and
     /// the tag-schema index, united, in listing order.
-    pub async fn signature_manifests(&self, image: &ImageRef, digest: &str) -> Result<Vec<String>, RegistryError> {
+    pub async fn signature_manifests(
+        &self,
+        image: &ImageRef,
+        digest: &str,
+    ) -> Result<Vec<String>, RegistryError> {
         let oref = Self::oci_ref(image, digest)?;
         let registry = image.registry().to_string();
         let index = self
             .call(&registry, &format!("list referrers of {digest}"), || {
-                self.client.pull_referrers(&oref, Some(NOTATION_SIGNATURE_ARTIFACT_TYPE))
+                self.client
+                    .pull_referrers(&oref, Some(NOTATION_SIGNATURE_ARTIFACT_TYPE))
             })
             .await?;
         let mut digests: Vec<String> = index
             .manifests
             .iter()
-            .filter(|m| m.artifact_type.as_deref().is_none_or(|t| t == NOTATION_SIGNATURE_ARTIFACT_TYPE))
+            .filter(|m| {
+                m.artifact_type
+                    .as_deref()
+                    .is_none_or(|t| t == NOTATION_SIGNATURE_ARTIFACT_TYPE)
+            })
             .map(|m| m.digest.clone())
             .collect();
         let tag = digest.replacen(':', "-", 1);
@@ -272,7 +310,9 @@ impl Registry {
             Ok((bytes, _)) => {
                 let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
                 for entry in json["manifests"].as_array().into_iter().flatten() {
-                    let is_notation = entry["artifactType"].as_str().is_none_or(|t| t == NOTATION_SIGNATURE_ARTIFACT_TYPE);
+                    let is_notation = entry["artifactType"]
+                        .as_str()
+                        .is_none_or(|t| t == NOTATION_SIGNATURE_ARTIFACT_TYPE);
                     if let Some(d) = entry["digest"].as_str().filter(|_| is_notation) {
                         if !digests.iter().any(|x| x == d) {
                             digests.push(d.to_string());
@@ -288,7 +328,11 @@ impl Registry {
 
     /// Reads one signature manifest and its first layer; `None` when it is
     /// not a Notation signature or has no layer.
-    pub async fn signature(&self, image: &ImageRef, manifest_digest: &str) -> Result<Option<FoundSignature>, RegistryError> {
+    pub async fn signature(
+        &self,
+        image: &ImageRef,
+        manifest_digest: &str,
+    ) -> Result<Option<FoundSignature>, RegistryError> {
         let (bytes, _) = self.manifest(image, manifest_digest).await?;
         let protocol = |message: String| RegistryError {
             registry: image.registry().to_string(),
@@ -297,7 +341,10 @@ impl Registry {
             message,
         };
         let json: Value = serde_json::from_slice(&bytes).map_err(|e| protocol(e.to_string()))?;
-        let artifact_type = json["artifactType"].as_str().or(json["config"]["mediaType"].as_str()).unwrap_or_default();
+        let artifact_type = json["artifactType"]
+            .as_str()
+            .or(json["config"]["mediaType"].as_str())
+            .unwrap_or_default();
         if artifact_type != NOTATION_SIGNATURE_ARTIFACT_TYPE {
             return Ok(None);
         }
@@ -308,22 +355,35 @@ impl Registry {
         // report it as an unsupported envelope (as notation does), while the
         // bundle writer skips it.
         let media_type = layer["mediaType"].as_str().unwrap_or_default();
-        let digest = layer["digest"].as_str().ok_or_else(|| protocol("the envelope layer has no digest".into()))?;
-        let size = layer["size"].as_u64().ok_or_else(|| protocol("the envelope layer has no size".into()))?;
+        let digest = layer["digest"]
+            .as_str()
+            .ok_or_else(|| protocol("the envelope layer has no digest".into()))?;
+        let size = layer["size"]
+            .as_u64()
+            .ok_or_else(|| protocol("the envelope layer has no size".into()))?;
         if size > MAX_ENVELOPE_SIZE {
-            return Err(protocol(format!("the envelope is {size} bytes, more than {MAX_ENVELOPE_SIZE}")));
+            return Err(protocol(format!(
+                "the envelope is {size} bytes, more than {MAX_ENVELOPE_SIZE}"
+            )));
         }
         let envelope = self.blob(image, digest, size).await?;
         Ok(Some(FoundSignature {
             manifest_digest: manifest_digest.to_string(),
             media_type: media_type.to_string(),
             envelope,
-            thumbprints: json["annotations"][THUMBPRINT_ANNOTATION].as_str().map(str::to_owned),
+            thumbprints: json["annotations"][THUMBPRINT_ANNOTATION]
+                .as_str()
+                .map(str::to_owned),
         }))
     }
 
     /// A blob of known digest and size, read with a bound and checked.
-    pub async fn blob(&self, image: &ImageRef, digest: &str, size: u64) -> Result<Vec<u8>, RegistryError> {
+    pub async fn blob(
+        &self,
+        image: &ImageRef,
+        digest: &str,
+        size: u64,
+    ) -> Result<Vec<u8>, RegistryError> {
         let oref = Self::oci_ref(image, digest)?;
         let registry = image.registry().to_string();
         let descriptor = oci_client::manifest::OciDescriptor {
@@ -358,18 +418,29 @@ impl Registry {
                 registry,
                 operation: format!("GET blob {digest}"),
                 kind: ErrorKind::Protocol,
-                message: format!("the registry sent {} bytes with digest {actual}", bytes.len()),
+                message: format!(
+                    "the registry sent {} bytes with digest {actual}",
+                    bytes.len()
+                ),
             });
         }
         Ok(bytes)
     }
 
     /// Pushes a manifest under a tag; returns its URL.
-    pub async fn push_manifest(&self, image: &ImageRef, tag: &str, body: &[u8], media_type: &str) -> Result<String, RegistryError> {
+    pub async fn push_manifest(
+        &self,
+        image: &ImageRef,
+        tag: &str,
+        body: &[u8],
+        media_type: &str,
+    ) -> Result<String, RegistryError> {
         let oref = Self::oci_ref(image, tag)?;
         let registry = image.registry().to_string();
         let auth = self.auth(&registry);
-        self.client.store_auth_if_needed(oref.resolve_registry(), &auth).await;
+        self.client
+            .store_auth_if_needed(oref.resolve_registry(), &auth)
+            .await;
         let content_type: http::HeaderValue = media_type.parse().map_err(|_| RegistryError {
             registry: registry.clone(),
             operation: "push manifest".into(),
@@ -377,7 +448,8 @@ impl Registry {
             message: format!("invalid media type {media_type}"),
         })?;
         self.call(&registry, &format!("PUT manifest {}", oref.whole()), || {
-            self.client.push_manifest_raw(&oref, body.to_vec(), content_type.clone())
+            self.client
+                .push_manifest_raw(&oref, body.to_vec(), content_type.clone())
         })
         .await
     }
@@ -391,9 +463,14 @@ impl Registry {
         let mut last: Option<String> = None;
         loop {
             let page = self
-                .call(&registry, &format!("list tags of {}", image.repository()), || {
-                    self.client.list_tags(&oref, &auth, Some(1000), last.as_deref())
-                })
+                .call(
+                    &registry,
+                    &format!("list tags of {}", image.repository()),
+                    || {
+                        self.client
+                            .list_tags(&oref, &auth, Some(1000), last.as_deref())
+                    },
+                )
                 .await?;
             let n = page.tags.len();
             all.extend(page.tags);

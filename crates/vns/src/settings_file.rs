@@ -17,8 +17,12 @@ pub enum SettingsFileError {
 
 pub fn load(path: &Path) -> Result<ValidatedSettings, SettingsFileError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| SettingsFileError::Read(name.clone(), e))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| SettingsFileError::Read(name.clone(), e))?;
     // YAML is a superset of JSON, so one parser reads both.
-    let settings: Settings = serde_yaml::from_str(&text).map_err(|e| SettingsFileError::Parse(name.clone(), e))?;
-    settings.validate().map_err(|e| SettingsFileError::Invalid(name, e))
+    let settings: Settings =
+        serde_yaml::from_str(&text).map_err(|e| SettingsFileError::Parse(name.clone(), e))?;
+    settings
+        .validate()
+        .map_err(|e| SettingsFileError::Invalid(name, e))
 }

@@ -23,13 +23,17 @@ pub struct Summary {
 
 /// Tags that name images (not bundles, not referrers tag-schema indexes).
 pub fn is_image_tag(tag: &str) -> bool {
-    let schema_tag = tag
-        .split_once('-')
-        .is_some_and(|(alg, hex)| alg.starts_with("sha") && hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_hexdigit()));
+    let schema_tag = tag.split_once('-').is_some_and(|(alg, hex)| {
+        alg.starts_with("sha") && hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_hexdigit())
+    });
     !tag.ends_with(TAG_SUFFIX) && !schema_tag
 }
 
-pub async fn images_of(registry: &Registry, repository: &str, tags: &[String]) -> Result<Vec<String>, RegistryError> {
+pub async fn images_of(
+    registry: &Registry,
+    repository: &str,
+    tags: &[String],
+) -> Result<Vec<String>, RegistryError> {
     let image = ImageRef::parse(repository).map_err(|e| RegistryError {
         registry: repository.to_string(),
         operation: "parse repository".into(),
@@ -37,13 +41,32 @@ pub async fn images_of(registry: &Registry, repository: &str, tags: &[String]) -
         message: e.to_string(),
     })?;
     let base = format!("{}/{}", image.registry(), image.repository());
-    let tags = if tags.is_empty() { registry.tags(&image).await? } else { tags.to_vec() };
-    Ok(tags.into_iter().filter(|t| is_image_tag(t)).map(|t| format!("{base}:{t}")).collect())
+    let tags = if tags.is_empty() {
+        registry.tags(&image).await?
+    } else {
+        tags.to_vec()
+    };
+    Ok(tags
+        .into_iter()
+        .filter(|t| is_image_tag(t))
+        .map(|t| format!("{base}:{t}"))
+        .collect())
 }
 
-pub async fn sync(registry: &Registry, images: Vec<String>, concurrency: usize, progress: bool) -> Summary {
-    let bar = if progress { ProgressBar::new(images.len() as u64) } else { ProgressBar::hidden() };
-    if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}") {
+pub async fn sync(
+    registry: &Registry,
+    images: Vec<String>,
+    concurrency: usize,
+    progress: bool,
+) -> Summary {
+    let bar = if progress {
+        ProgressBar::new(images.len() as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}")
+    {
         bar.set_style(style);
     }
     let results: Vec<(String, Result<AttachOutcome, String>)> = stream::iter(images)
@@ -83,7 +106,11 @@ mod tests {
     fn bundle_and_schema_tags_are_not_images() {
         assert!(is_image_tag("v1"));
         assert!(is_image_tag("sha-pinned"));
-        assert!(!is_image_tag("sha256-b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9"));
-        assert!(!is_image_tag("sha256-b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9.notation"));
+        assert!(!is_image_tag(
+            "sha256-b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9"
+        ));
+        assert!(!is_image_tag(
+            "sha256-b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9.notation"
+        ));
     }
 }

@@ -77,10 +77,17 @@ pub struct Fetched {
     pub signatures: Vec<FoundSignature>,
 }
 
-pub async fn fetch(registry: &Registry, image: &ImageRef, max: usize) -> Result<Fetched, crate::registry::RegistryError> {
+pub async fn fetch(
+    registry: &Registry,
+    image: &ImageRef,
+    max: usize,
+) -> Result<Fetched, crate::registry::RegistryError> {
     let descriptor = registry.resolve(image).await?;
     let mut signatures = Vec::new();
-    for manifest in registry.signature_manifests(image, &descriptor.digest).await? {
+    for manifest in registry
+        .signature_manifests(image, &descriptor.digest)
+        .await?
+    {
         if signatures.len() >= max {
             break;
         }
@@ -88,15 +95,27 @@ pub async fn fetch(registry: &Registry, image: &ImageRef, max: usize) -> Result<
             signatures.push(sig);
         }
     }
-    Ok(Fetched { digest: descriptor.digest.clone(), descriptor, signatures })
+    Ok(Fetched {
+        digest: descriptor.digest.clone(),
+        descriptor,
+        signatures,
+    })
 }
 
 /// Runs the core verifier over fetched signatures.
-pub fn verify_fetched(settings: &ValidatedSettings, image: &ImageRef, fetched: &Fetched, now: DateTime<Utc>) -> Verdict {
+pub fn verify_fetched(
+    settings: &ValidatedSettings,
+    image: &ImageRef,
+    fetched: &Fetched,
+    now: DateTime<Utc>,
+) -> Verdict {
     let signatures: Vec<Signature<'_>> = fetched
         .signatures
         .iter()
-        .map(|s| Signature { media_type: s.media_type.as_str(), envelope: s.envelope.as_slice() })
+        .map(|s| Signature {
+            media_type: s.media_type.as_str(),
+            envelope: s.envelope.as_slice(),
+        })
         .collect();
     let revocation = RevocationMaterial::default();
     let repository = image.repository_path();
@@ -110,15 +129,28 @@ pub fn verify_fetched(settings: &ValidatedSettings, image: &ImageRef, fetched: &
     })
 }
 
-pub async fn verify_image(registry: &Registry, settings: &ValidatedSettings, image: &str, now: DateTime<Utc>) -> ImageReport {
+pub async fn verify_image(
+    registry: &Registry,
+    settings: &ValidatedSettings,
+    image: &str,
+    now: DateTime<Utc>,
+) -> ImageReport {
     let report = ImageReport::new(image);
     let reference = match ImageRef::parse(image) {
         Ok(r) => r,
         Err(e) => return report.fail(Status::Failed, ReasonCode::InvalidReference, e.to_string()),
     };
-    let mut report = ImageReport { normalized: Some(reference.normalized()), ..report };
+    let mut report = ImageReport {
+        normalized: Some(reference.normalized()),
+        ..report
+    };
     match settings.exception_for(&reference.normalized(), now) {
-        ExceptionMatch::Active { exception, reason, expires, days_left } => {
+        ExceptionMatch::Active {
+            exception,
+            reason,
+            expires,
+            days_left,
+        } => {
             report.status = Status::Excepted;
             report.message = Some(format!(
                 "admitted without verification by exception \"{exception}\"{} until {} ({days_left} days left)",
@@ -133,19 +165,38 @@ pub async fn verify_image(registry: &Registry, settings: &ValidatedSettings, ima
         )),
         ExceptionMatch::None => {}
     }
-    match settings.verifier.policy.statement_for(&reference.repository_path()) {
+    match settings
+        .verifier
+        .policy
+        .statement_for(&reference.repository_path())
+    {
         Ok(s) if s.level == Level::Skip => {
             report.status = Status::Skipped;
             report.statement = Some(s.name.clone());
-            report.message = Some(format!("trust policy statement \"{}\" skips verification", s.name));
+            report.message = Some(format!(
+                "trust policy statement \"{}\" skips verification",
+                s.name
+            ));
             return report;
         }
         Ok(_) => {}
-        Err(e) => return report.fail(Status::Failed, ReasonCode::NoApplicablePolicy, e.to_string()),
+        Err(e) => {
+            return report.fail(
+                Status::Failed,
+                ReasonCode::NoApplicablePolicy,
+                e.to_string(),
+            )
+        }
     }
     let fetched = match fetch(registry, &reference, settings.limits.max_signatures).await {
         Ok(f) => f,
-        Err(e) => return report.fail(Status::RegistryError, ReasonCode::RegistryError, e.to_string()),
+        Err(e) => {
+            return report.fail(
+                Status::RegistryError,
+                ReasonCode::RegistryError,
+                e.to_string(),
+            )
+        }
     };
     report.digest = Some(fetched.digest.clone());
     report.signatures_found = fetched.signatures.len();
@@ -166,7 +217,10 @@ pub async fn verify_image(registry: &Registry, settings: &ValidatedSettings, ima
                 .map(|f| (f.reason, f.message.clone()))
                 .unwrap_or((ReasonCode::NoSignature, "verification failed".into()));
             let message = if reason == ReasonCode::NoSignature {
-                format!("{message}; sign it with `notation sign {}`", reference.at_digest(&fetched.digest))
+                format!(
+                    "{message}; sign it with `notation sign {}`",
+                    reference.at_digest(&fetched.digest)
+                )
             } else {
                 message
             };
@@ -182,7 +236,8 @@ pub async fn verify_image(registry: &Registry, settings: &ValidatedSettings, ima
 pub fn exit_code(reports: &[ImageReport], enforcement: Enforcement) -> i32 {
     if reports.iter().any(|r| r.status == Status::RegistryError) {
         3
-    } else if reports.iter().any(|r| r.status == Status::Failed) && enforcement == Enforcement::Deny {
+    } else if reports.iter().any(|r| r.status == Status::Failed) && enforcement == Enforcement::Deny
+    {
         1
     } else {
         0
@@ -212,7 +267,10 @@ pub fn render_human(reports: &[ImageReport], enforcement: Enforcement) -> String
             out.push_str(&format!("          trust policy statement: {st}\n"));
         }
         if let Some(reason) = r.reason {
-            out.push_str(&format!("          {reason}: {}\n", r.message.as_deref().unwrap_or_default()));
+            out.push_str(&format!(
+                "          {reason}: {}\n",
+                r.message.as_deref().unwrap_or_default()
+            ));
             if let Some(h) = &r.hint {
                 out.push_str(&format!("          what to do: {h}\n"));
             }

@@ -18,7 +18,11 @@ fn vns(args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn push(registry: &TestRegistry, layout: &str) -> (String, PushedLayout) {
@@ -28,7 +32,12 @@ fn push(registry: &TestRegistry, layout: &str) -> (String, PushedLayout) {
 }
 
 fn cert(path: &str) -> String {
-    std::fs::read_to_string(testkit::shared_dir().join("testdata/notation-e2e/certs").join(path)).unwrap()
+    std::fs::read_to_string(
+        testkit::shared_dir()
+            .join("testdata/notation-e2e/certs")
+            .join(path),
+    )
+    .unwrap()
 }
 
 /// Settings trusting `certs` (files under notation-e2e/certs) for every repository.
@@ -64,9 +73,17 @@ fn manifest(reference: &str) -> Result<Value, u16> {
     }
 }
 
-fn verify_json(image: &str, settings: &PathBuf) -> (i32, Value) {
-    let o = vns(&["verify", image, "--settings", settings.to_str().unwrap(), "--output", "json"]);
-    let report: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
+fn verify_json(image: &str, settings: &std::path::Path) -> (i32, Value) {
+    let o = vns(&[
+        "verify",
+        image,
+        "--settings",
+        settings.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    let report: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
     (o.status.code().unwrap(), report[0].clone())
 }
 
@@ -83,14 +100,22 @@ fn attach_publishes_the_bundle_once_and_the_policy_contract_holds() {
 
     let tag = format!("{repo}:{}", digest.replace(':', "-") + ".notation");
     let bundle = manifest(&tag).expect("bundle tag exists");
-    assert_eq!(bundle["artifactType"], "application/vnd.vns.notation-bundle.v1");
+    assert_eq!(
+        bundle["artifactType"],
+        "application/vnd.vns.notation-bundle.v1"
+    );
     assert_eq!(bundle["subject"]["digest"], digest.as_str());
-    assert_eq!(bundle["config"]["mediaType"], "application/vnd.oci.empty.v1+json");
+    assert_eq!(
+        bundle["config"]["mediaType"],
+        "application/vnd.oci.empty.v1+json"
+    );
     let layers = bundle["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 1);
     assert_eq!(layers[0]["mediaType"], "application/jose+json");
     // The layer names the very blob of the Notation signature manifest.
-    let sig_manifest = layers[0]["annotations"]["dev.vns.notation.signature-manifest"].as_str().unwrap();
+    let sig_manifest = layers[0]["annotations"]["dev.vns.notation.signature-manifest"]
+        .as_str()
+        .unwrap();
     let sig = manifest(&format!("{repo}:{sig_manifest}").replacen(":sha256", "@sha256", 0));
     let _ = sig; // fetched by digest below
     let (host, path) = repo.split_once('/').unwrap();
@@ -119,7 +144,10 @@ fn unsigned_images_get_no_bundle_and_a_failing_exit() {
     let o = vns(&["attach", &format!("{repo}:v1")]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("unsigned"));
-    assert_eq!(manifest(&format!("{repo}:{}.notation", digest.replace(':', "-"))), Err(404));
+    assert_eq!(
+        manifest(&format!("{repo}:{}.notation", digest.replace(':', "-"))),
+        Err(404)
+    );
 }
 
 #[test]
@@ -156,16 +184,32 @@ fn rotation_any_trusted_key_verifies_and_untrusted_ones_do_not() {
     assert!(text(&o).contains("2 signature(s)"), "{}", text(&o));
     // Old and new key trusted during a rotation: the bundle carries both
     // signatures and the one that passes decides.
-    let both = settings_file(&dir, &["upstream/e2e.crt", "derived/testcert11.pem"], json!({}));
+    let both = settings_file(
+        &dir,
+        &["upstream/e2e.crt", "derived/testcert11.pem"],
+        json!({}),
+    );
     let (code, report) = verify_json(&image, &both);
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["signaturesFound"], 2, "{report}");
     // testcert11 alone: its certificate expired on 2025-02-18 and the
     // signature has no timestamp, so it no longer verifies.
-    let (code, report) = verify_json(&image, &settings_file(&dir, &["derived/testcert11.pem"], json!({})));
+    let (code, report) = verify_json(
+        &image,
+        &settings_file(&dir, &["derived/testcert11.pem"], json!({})),
+    );
     assert_eq!(code, 1, "{report}");
-    assert!(report["message"].as_str().unwrap().contains("CERT_EXPIRED_NO_TIMESTAMP"), "{report}");
-    let (code, report) = verify_json(&image, &settings_file(&dir, &["upstream/new_e2e.crt"], json!({})));
+    assert!(
+        report["message"]
+            .as_str()
+            .unwrap()
+            .contains("CERT_EXPIRED_NO_TIMESTAMP"),
+        "{report}"
+    );
+    let (code, report) = verify_json(
+        &image,
+        &settings_file(&dir, &["upstream/new_e2e.crt"], json!({})),
+    );
     assert_eq!(code, 1, "{report}");
     assert_eq!(report["reason"], "UNTRUSTED_SIGNER", "{report}");
 }
@@ -178,14 +222,22 @@ fn warn_mode_and_exceptions_exit_zero_with_a_report() {
     let image = format!("{repo}:v1");
     let warn = settings_file(&dir, &["upstream/e2e.crt"], json!({"enforcement": "warn"}));
     let (code, report) = verify_json(&image, &warn);
-    assert_eq!((code, report["status"].as_str()), (0, Some("failed")), "{report}");
+    assert_eq!(
+        (code, report["status"].as_str()),
+        (0, Some("failed")),
+        "{report}"
+    );
     let excepted = settings_file(
         &dir,
         &["upstream/e2e.crt"],
         json!({"exceptions": [{"image": format!("{repo}:*"), "expires": "2999-01-01", "reason": "CHG-9"}]}),
     );
     let (code, report) = verify_json(&image, &excepted);
-    assert_eq!((code, report["status"].as_str()), (0, Some("excepted")), "{report}");
+    assert_eq!(
+        (code, report["status"].as_str()),
+        (0, Some("excepted")),
+        "{report}"
+    );
     assert!(report["message"].as_str().unwrap().contains("CHG-9"));
 }
 
@@ -194,16 +246,32 @@ fn bad_input_gets_the_documented_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.yaml");
     std::fs::write(&bad, "trustPolicy: {version: '1.0', trustPolicies: []}\n").unwrap();
-    let o = vns(&["verify", "127.0.0.1:1/x:v1", "--settings", bad.to_str().unwrap()]);
+    let o = vns(&[
+        "verify",
+        "127.0.0.1:1/x:v1",
+        "--settings",
+        bad.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("zero trust policy statements"), "{}", text(&o));
+    assert!(
+        text(&o).contains("zero trust policy statements"),
+        "{}",
+        text(&o)
+    );
 
     let o = vns(&["attach", "Not A Reference"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("invalid image reference"), "{}", text(&o));
 
     let good = settings_file(&dir, &["upstream/e2e.crt"], json!({}));
-    let o = vns(&["verify", "127.0.0.1:1/x:v1", "--settings", good.to_str().unwrap(), "--retry-seconds", "1"]);
+    let o = vns(&[
+        "verify",
+        "127.0.0.1:1/x:v1",
+        "--settings",
+        good.to_str().unwrap(),
+        "--retry-seconds",
+        "1",
+    ]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(text(&o).contains("127.0.0.1:1"), "{}", text(&o));
 }
@@ -225,10 +293,15 @@ fn sync_bundles_every_signed_tag_and_reports_the_rest() {
         .unwrap();
     let _ = body;
     let o = vns(&["sync", &repo, "--output", "json"]);
-    let summary: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
+    let summary: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
     assert_eq!(summary["bundled"], 1, "{summary}");
     assert_eq!(summary["errors"], 0, "{summary}");
     let again = vns(&["sync", &repo, "--output", "json"]);
     let summary: Value = serde_json::from_slice(&again.stdout).unwrap();
-    assert_eq!((summary["bundled"].as_u64(), summary["unchanged"].as_u64()), (Some(0), Some(1)), "{summary}");
+    assert_eq!(
+        (summary["bundled"].as_u64(), summary["unchanged"].as_u64()),
+        (Some(0), Some(1)),
+        "{summary}"
+    );
 }

@@ -12,7 +12,9 @@ use notation_verifier::verdict::Verdict;
 use notation_verifier::verify::{Descriptor, Limits, Signature, VerificationInput, Verifier};
 
 pub fn testdata(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/notation").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/testdata/notation")
+        .join(rel)
 }
 
 pub fn read(rel: &str) -> Vec<u8> {
@@ -21,7 +23,9 @@ pub fn read(rel: &str) -> Vec<u8> {
 }
 
 pub fn at(rfc3339: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(rfc3339).unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 /// Loads the named stores of `<root>/truststore/x509/<type>/<name>/*` as
@@ -29,7 +33,10 @@ pub fn at(rfc3339: &str) -> DateTime<Utc> {
 pub fn load_stores(root: &Path, wanted: &[(StoreType, &str)]) -> TrustStores {
     let mut stores = TrustStores::default();
     for (store_type, name) in wanted {
-        let dir = root.join("truststore/x509").join(store_type.as_str()).join(name);
+        let dir = root
+            .join("truststore/x509")
+            .join(store_type.as_str())
+            .join(name);
         let mut certs = Vec::new();
         for file in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
             let bytes = std::fs::read(file.unwrap().path()).unwrap();
@@ -44,9 +51,15 @@ pub fn load_stores(root: &Path, wanted: &[(StoreType, &str)]) -> TrustStores {
 pub fn load_all_stores(root: &Path) -> TrustStores {
     let mut wanted = Vec::new();
     for store_type in [StoreType::Ca, StoreType::SigningAuthority, StoreType::Tsa] {
-        let Ok(entries) = std::fs::read_dir(root.join("truststore/x509").join(store_type.as_str())) else { continue };
+        let Ok(entries) = std::fs::read_dir(root.join("truststore/x509").join(store_type.as_str()))
+        else {
+            continue;
+        };
         for entry in entries {
-            wanted.push((store_type, entry.unwrap().file_name().to_string_lossy().to_string()));
+            wanted.push((
+                store_type,
+                entry.unwrap().file_name().to_string_lossy().to_string(),
+            ));
         }
     }
     let refs: Vec<(StoreType, &str)> = wanted.iter().map(|(t, n)| (*t, n.as_str())).collect();
@@ -70,7 +83,10 @@ pub fn verify_one(
     time: DateTime<Utc>,
 ) -> Verdict {
     let material = RevocationMaterial::default();
-    let sigs = [Signature { media_type, envelope }];
+    let sigs = [Signature {
+        media_type,
+        envelope,
+    }];
     verifier.verify(&VerificationInput {
         repository,
         descriptor,
