@@ -5,7 +5,6 @@
 use chrono::{DateTime, Utc};
 use notation_verifier::bundle;
 use notation_verifier::reference::{validate_digest, ImageRef};
-use notation_verifier::revocation::RevocationMaterial;
 use notation_verifier::settings::{ExceptionMatch, ValidatedSettings};
 use notation_verifier::trust_policy::Level;
 use notation_verifier::verdict::{Outcome, ReasonCode, Verdict};
@@ -193,7 +192,27 @@ fn verify_reference(
             ),
         );
     }
-    let revocation = RevocationMaterial::default();
+    let staples: Vec<&bundle::Staple> =
+        envelopes.iter().flat_map(|e| e.revocation.iter()).collect();
+    let revocation = bundle::material_of(staples.iter().copied());
+    for staple in &staples {
+        let is_crl = staple.kind == bundle::StapleKind::Crl;
+        if let Some(next) = notation_verifier::revocation::next_update(&staple.der, is_crl) {
+            if next < now + chrono::Duration::days(1) {
+                notes.push(format!(
+                    "stapled {} from {} {} at {}; refresh it with `vns sync --refresh-revocation`",
+                    if is_crl { "CRL" } else { "OCSP response" },
+                    staple.source,
+                    if next < now {
+                        "went stale"
+                    } else {
+                        "goes stale"
+                    },
+                    next.format("%Y-%m-%d %H:%M UTC")
+                ));
+            }
+        }
+    }
     let input = VerificationInput {
         repository: &repository,
         descriptor: &descriptor,

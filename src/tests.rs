@@ -45,6 +45,7 @@ fn layer(envelope: Vec<u8>, media_type: &str) -> BundleLayer {
         signature_manifest:
             "sha256:5555555555555555555555555555555555555555555555555555555555555555".into(),
         thumbprints: None,
+        revocation: Vec::new(),
     }
 }
 

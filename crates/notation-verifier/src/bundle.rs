@@ -24,6 +24,9 @@ pub const ANNOTATION_ENVELOPE: &str = "dev.vns.notation.envelope";
 pub const ANNOTATION_SIGNATURE_MANIFEST: &str = "dev.vns.notation.signature-manifest";
 pub const ANNOTATION_THUMBPRINTS: &str = "io.cncf.notary.x509chain.thumbprint#S256";
 pub const ANNOTATION_CREATED: &str = "org.opencontainers.image.created";
+/// Stapled revocation material (extension of the bundle format, see
+/// docs/signature-bundle.md): a JSON array of [`Staple`].
+pub const ANNOTATION_REVOCATION: &str = "dev.vns.notation.revocation";
 /// The artifact type of Notation signature manifests (what the writer lists).
 pub const NOTATION_SIGNATURE_ARTIFACT_TYPE: &str = "application/vnd.cncf.notary.signature";
 /// Tag suffix of bundles.
@@ -61,7 +64,65 @@ pub struct BundleLayer {
     pub signature_manifest: String,
     /// The thumbprint annotation of that manifest, copied unchanged.
     pub thumbprints: Option<String>,
+    /// OCSP responses and CRLs for the signing and TSA chains.
+    pub revocation: Vec<Staple>,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StapleKind {
+    Ocsp,
+    Crl,
+}
+
+/// One stapled OCSP response or CRL.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Staple {
+    pub kind: StapleKind,
+    /// Lowercase hex SHA-256 of the certificate it answers for (OCSP) or of
+    /// the CRL issuer's certificate (CRL).
+    #[serde(rename = "for")]
+    pub for_certificate: String,
+    /// The URL it was fetched from.
+    pub source: String,
+    /// Base64 (standard) DER.
+    #[serde(with = "b64")]
+    pub der: Vec<u8>,
+}
+
+mod b64 {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The revocation material of every staple, for the verifier.
+pub fn material_of<'a>(
+    staples: impl IntoIterator<Item = &'a Staple>,
+) -> crate::revocation::RevocationMaterial {
+    let mut m = crate::revocation::RevocationMaterial::default();
+    for s in staples {
+        match s.kind {
+            StapleKind::Ocsp => m.ocsp_responses.push(s.der.clone()),
+            StapleKind::Crl => m.crls.push(s.der.clone()),
+        }
+    }
+    m
+}
+
+/// Staples per layer are bounded: a CRL can be large, and the whole bundle
+/// must stay a manifest the registry accepts (4 MiB).
+pub const MAX_STAPLES_PER_LAYER: usize = 32;
 
 /// One envelope as the reader found it, its copy checked against the layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +131,9 @@ pub struct BundleEnvelope {
     pub bytes: Vec<u8>,
     pub layer_digest: String,
     pub signature_manifest: Option<String>,
+    /// Stapled material; a malformed annotation yields none (the status is
+    /// then unknown where it matters, never good by accident).
+    pub revocation: Vec<Staple>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +186,11 @@ pub fn build_manifest(
             if let Some(t) = &l.thumbprints {
                 annotations.insert(ANNOTATION_THUMBPRINTS.into(), Value::String(t.clone()));
             }
+            if !l.revocation.is_empty() {
+                if let Ok(text) = serde_json::to_string(&l.revocation) {
+                    annotations.insert(ANNOTATION_REVOCATION.into(), Value::String(text));
+                }
+            }
             json!({
                 "mediaType": l.media_type,
                 "digest": l.digest,
@@ -165,6 +234,7 @@ pub fn layer_for(
         envelope,
         signature_manifest: signature_manifest.to_string(),
         thumbprints,
+        revocation: Vec::new(),
     }
 }
 
@@ -293,6 +363,15 @@ fn read_layer(index: usize, media_type: &str, layer: &Value) -> Result<BundleEnv
             .and_then(|a| a.get(ANNOTATION_SIGNATURE_MANIFEST))
             .and_then(Value::as_str)
             .map(str::to_owned),
+        revocation: annotations
+            .and_then(|a| a.get(ANNOTATION_REVOCATION))
+            .and_then(Value::as_str)
+            .and_then(|text| serde_json::from_str::<Vec<Staple>>(text).ok())
+            .map(|mut v| {
+                v.truncate(MAX_STAPLES_PER_LAYER);
+                v
+            })
+            .unwrap_or_default(),
     })
 }
 
@@ -357,6 +436,33 @@ mod tests {
             "{err}"
         );
         assert!(!contents.truncated);
+    }
+
+    #[test]
+    fn staples_round_trip_and_garbage_is_dropped() {
+        let mut l = layer_for(MEDIA_TYPE_JWS, b"{}".to_vec(), "sha256:aa", None);
+        l.revocation = vec![Staple {
+            kind: StapleKind::Crl,
+            for_certificate: "ab".repeat(32),
+            source: "http://crl.example/root.crl".into(),
+            der: vec![0x30, 0x00],
+        }];
+        let manifest = build_manifest(&subject(), &[l.clone()], time());
+        let text = manifest["layers"][0]["annotations"][ANNOTATION_REVOCATION]
+            .as_str()
+            .unwrap();
+        assert!(
+            text.contains("\"kind\":\"crl\"") && text.contains("\"for\""),
+            "{text}"
+        );
+        let c = read_bundle(&manifest, D, 3).unwrap();
+        let env = c.envelopes[0].as_ref().unwrap();
+        assert_eq!(env.revocation, l.revocation);
+        assert_eq!(material_of(&env.revocation).crls, vec![vec![0x30, 0x00]]);
+        let mut broken = manifest.clone();
+        broken["layers"][0]["annotations"][ANNOTATION_REVOCATION] = json!("not json");
+        let c = read_bundle(&broken, D, 3).unwrap();
+        assert!(c.envelopes[0].as_ref().unwrap().revocation.is_empty());
     }
 
     #[test]

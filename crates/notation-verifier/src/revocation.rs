@@ -21,6 +21,65 @@ pub struct RevocationMaterial {
     pub ocsp_responses: Vec<Vec<u8>>,
 }
 
+/// When an OCSP response or CRL stops being fresh (its nextUpdate), for
+/// warning before stapled material goes stale. `None` if it does not parse
+/// or has no nextUpdate.
+pub fn next_update(der: &[u8], is_crl: bool) -> Option<DateTime<Utc>> {
+    if is_crl {
+        let list = CertificateList::from_der(der).ok()?;
+        return list
+            .tbs_cert_list
+            .next_update
+            .map(|t| to_chrono(t.to_unix_duration()));
+    }
+    let response = OcspResponse::from_der(der).ok()?;
+    let basic = BasicOcspResponse::from_der(response.response_bytes?.response.as_bytes()).ok()?;
+    basic
+        .tbs_response_data
+        .responses
+        .iter()
+        .filter_map(|r| r.next_update.as_ref().map(|t| gtime(&t.0)))
+        .min()
+}
+
+/// A DER OCSP request for `cert` (CertID hashed with SHA-1, as
+/// notation-core-go sends it), for callers that fetch material.
+pub fn ocsp_request(cert: &Certificate, issuer: &Certificate) -> Result<Vec<u8>, String> {
+    use sha1::Digest;
+    let key = issuer
+        .inner()
+        .tbs_certificate
+        .subject_public_key_info
+        .subject_public_key
+        .raw_bytes();
+    let cert_id = x509_ocsp::CertId {
+        hash_algorithm: x509_cert::spki::AlgorithmIdentifierOwned {
+            oid: oid::SHA1,
+            parameters: Some(der::asn1::Null.into()),
+        },
+        issuer_name_hash: der::asn1::OctetString::new(
+            sha1::Sha1::digest(issuer.raw_subject()).to_vec(),
+        )
+        .map_err(|e| e.to_string())?,
+        issuer_key_hash: der::asn1::OctetString::new(sha1::Sha1::digest(key).to_vec())
+            .map_err(|e| e.to_string())?,
+        serial_number: cert.inner().tbs_certificate.serial_number.clone(),
+    };
+    let request = x509_ocsp::OcspRequest {
+        tbs_request: x509_ocsp::TbsRequest {
+            version: x509_ocsp::Version::V1,
+            requestor_name: None,
+            request_list: vec![x509_ocsp::Request {
+                req_cert: cert_id,
+                single_request_extensions: None,
+            }],
+            request_extensions: None,
+        },
+        optional_signature: None,
+    };
+    request.to_der().map_err(|e| e.to_string())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     CodeSigning,

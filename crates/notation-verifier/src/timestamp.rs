@@ -138,6 +138,16 @@ pub fn verify_token(
     Err(last_error)
 }
 
+/// The certificates a token carries (TSA leaf and intermediates), for
+/// callers that fetch revocation material for the TSA chain.
+pub fn token_certificates(token: &[u8]) -> Result<Vec<Certificate>, TimestampError> {
+    if token.len() > MAX_TOKEN_SIZE {
+        return Err(err("timestamp token is too large"));
+    }
+    let der = crate::ber::to_der(token).map_err(|e| err(e.to_string()))?;
+    Ok(ParsedToken::parse(&der)?.certificates)
+}
+
 fn to_chrono(d: std::time::Duration) -> DateTime<Utc> {
     i64::try_from(d.as_secs())
         .ok()

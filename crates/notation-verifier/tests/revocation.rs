@@ -158,3 +158,21 @@ fn a_chain_that_is_not_a_valid_signing_chain_is_unknown() {
     );
     assert!(is_unknown(&s), "{s:?}");
 }
+
+#[test]
+fn ocsp_requests_are_answered_by_the_fixture_responder_format() {
+    // The request carries the SHA-1 CertID of the leaf; openssl parses it.
+    let der =
+        notation_verifier::revocation::ocsp_request(&cert("good.pem"), &cert("root.pem")).unwrap();
+    let path = std::env::temp_dir().join(format!("vns-ocsp-req-{}.der", std::process::id()));
+    std::fs::write(&path, &der).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args(["ocsp", "-reqin", path.to_str().unwrap(), "-req_text"])
+        .output();
+    let _ = std::fs::remove_file(&path);
+    if let Ok(out) = out {
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Hash Algorithm: sha1"), "{text}");
+        assert!(text.contains("Serial Number: 1000"), "{text}");
+    }
+}

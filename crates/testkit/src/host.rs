@@ -1277,6 +1277,7 @@ mod tests {
             text.starts_with(&format!("Callback evaluation failure: Fail to interact with OCI registry: error sending request for url (http://{closed}/v2/app/manifests/v1)\n\nCaused by:\n    0: ")),
             "{text}"
         );
+        assert!(text.contains("Connection refused"), "{text}");
     }
 
     #[test]

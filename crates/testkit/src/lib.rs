@@ -5,7 +5,10 @@
 #[cfg(feature = "host")]
 pub mod host;
 pub mod layout;
+pub mod pki;
 pub mod registry;
+pub mod signer;
+pub mod tsa;
 
 use std::path::PathBuf;
 

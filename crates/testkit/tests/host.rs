@@ -16,7 +16,10 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use testkit::host::{Backend, HostOptions, MemoryBackend, PolicyHost, RegistryBackend};
 
-const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata/notation/synthetic");
+const TESTDATA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/testdata/notation/synthetic"
+);
 /// The synthetic vectors' signed artifact.
 const DIGEST: &str = "sha256:f20c43161d73848408ef247f0ec7111b19fe58ffebc0cbcaa0d2c8bda4967268";
 const REPO: &str = "registry.example.com/synthetic/strict";
@@ -35,7 +38,10 @@ fn policy_wasm() -> PathBuf {
 }
 
 fn options(measure_memory: bool) -> HostOptions {
-    HostOptions { measure_memory, cache_dir: Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wasmtime-cache")) }
+    HostOptions {
+        measure_memory,
+        cache_dir: Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wasmtime-cache")),
+    }
 }
 
 /// One compilation for the whole file (a debug wasmtime compiles slowly);
@@ -46,7 +52,9 @@ fn compiled() -> &'static PolicyHost {
 }
 
 fn host_with(backend: Arc<dyn Backend>) -> PolicyHost {
-    PolicyHost::load_with(&policy_wasm(), &options(false)).unwrap().with_backend(backend)
+    PolicyHost::load_with(&policy_wasm(), &options(false))
+        .unwrap()
+        .with_backend(backend)
 }
 
 fn read(path: &str) -> Vec<u8> {
@@ -115,8 +123,11 @@ fn signed_bundle() -> Value {
         signature_manifest: format!("sha256:{}", "5".repeat(64)),
         thumbprints: None,
     };
-    let subject =
-        Descriptor { media_type: "application/vnd.oci.image.manifest.v1+json".into(), digest: DIGEST.into(), size: 246 };
+    let subject = Descriptor {
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        digest: DIGEST.into(),
+        size: 246,
+    };
     bundle::build_manifest(&subject, &[layer], Utc::now())
 }
 
@@ -126,7 +137,10 @@ fn settings_are_validated_by_the_guest() {
     assert_eq!(host.protocol_version().unwrap(), json!("v1"));
     let answer = host.validate_settings(&json!({})).unwrap();
     assert_eq!(answer["valid"], json!(false), "{answer}");
-    assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()), "{answer}");
+    assert!(
+        answer["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{answer}"
+    );
     let answer = host.validate_settings(&settings(REPO)).unwrap();
     assert_eq!(answer["valid"], json!(true), "{answer}");
 }
@@ -141,33 +155,70 @@ fn unsigned_image_is_rejected_after_exactly_two_registry_calls() {
     assert!(!evaluation.response.accepted, "{:?}", evaluation.raw);
     let message = evaluation.response.message.clone().unwrap_or_default();
     assert!(message.contains("NO_SIGNATURE"), "{message}");
-    assert_eq!(evaluation.capabilities(), ["oci/v1/manifest_digest", "oci/v1/oci_manifest"]);
-    let [digest_call, manifest_call] = evaluation.calls.as_slice() else { unreachable!() };
+    assert_eq!(
+        evaluation.capabilities(),
+        ["oci/v1/manifest_digest", "oci/v1/oci_manifest"]
+    );
+    let [digest_call, manifest_call] = evaluation.calls.as_slice() else {
+        unreachable!()
+    };
     assert_eq!(digest_call.payload, format!("\"{IMAGE}\""));
-    assert_eq!(digest_call.result, Ok(json!({ "digest": DIGEST }).to_string()));
-    assert_eq!(manifest_call.payload, format!("\"{}\"", bundle_reference(REPO, DIGEST)));
+    assert_eq!(
+        digest_call.result,
+        Ok(json!({ "digest": DIGEST }).to_string())
+    );
+    assert_eq!(
+        manifest_call.payload,
+        format!("\"{}\"", bundle_reference(REPO, DIGEST))
+    );
     let error = manifest_call.result.clone().unwrap_err();
     assert!(
         error.starts_with("Callback evaluation failure: Fail to interact with OCI registry: Registry error: url https://registry.example.com/v2/synthetic/strict/manifests/sha256-"),
         "{error}"
     );
-    assert!(error.contains("OCI API errors: [OCI API error: manifest unknown]"), "{error}");
-    assert_eq!(evaluation.peak_memory_bytes, None, "not measured by default");
+    assert!(
+        error.contains("OCI API errors: [OCI API error: manifest unknown]"),
+        "{error}"
+    );
+    assert_eq!(
+        evaluation.peak_memory_bytes, None,
+        "not measured by default"
+    );
 }
 
 #[test]
 fn signed_image_is_admitted_and_pinned_at_the_real_clock() {
     let registry = Arc::new(MemoryBackend::new());
     registry.set_digest(IMAGE, DIGEST).unwrap();
-    registry.put_manifest(&bundle_reference(REPO, DIGEST), &signed_bundle()).unwrap();
-    let host = PolicyHost::load_with(&policy_wasm(), &options(true)).unwrap().with_backend(registry);
+    registry
+        .put_manifest(&bundle_reference(REPO, DIGEST), &signed_bundle())
+        .unwrap();
+    let host = PolicyHost::load_with(&policy_wasm(), &options(true))
+        .unwrap()
+        .with_backend(registry);
 
     let evaluation = host.validate(&create_pod(IMAGE), &settings(REPO)).unwrap();
     assert!(evaluation.response.accepted, "{:?}", evaluation.raw);
-    let mutated = evaluation.response.mutated_object.clone().expect("the image is pinned");
-    assert_eq!(mutated["spec"]["containers"][0]["image"], format!("{IMAGE}@{DIGEST}"));
-    assert_eq!(evaluation.registry_calls().len(), 2, "{:?}", evaluation.calls);
-    assert!(evaluation.calls.iter().all(|c| c.result.is_ok()), "{:?}", evaluation.calls);
+    let mutated = evaluation
+        .response
+        .mutated_object
+        .clone()
+        .expect("the image is pinned");
+    assert_eq!(
+        mutated["spec"]["containers"][0]["image"],
+        format!("{IMAGE}@{DIGEST}")
+    );
+    assert_eq!(
+        evaluation.registry_calls().len(),
+        2,
+        "{:?}",
+        evaluation.calls
+    );
+    assert!(
+        evaluation.calls.iter().all(|c| c.result.is_ok()),
+        "{:?}",
+        evaluation.calls
+    );
     let peak = evaluation.peak_memory_bytes.expect("measured");
     assert!(peak >= 65536 && peak % 65536 == 0, "{peak}");
 
@@ -179,7 +230,10 @@ fn signed_image_is_admitted_and_pinned_at_the_real_clock() {
 
 #[test]
 fn other_kinds_are_accepted_without_host_calls() {
-    let configmap = request("ConfigMap", json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "p"}, "data": {}}));
+    let configmap = request(
+        "ConfigMap",
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "p"}, "data": {}}),
+    );
     let evaluation = compiled().validate(&configmap, &settings(REPO)).unwrap();
     assert!(evaluation.response.accepted, "{:?}", evaluation.raw);
     assert!(evaluation.response.mutated_object.is_none());
@@ -190,7 +244,10 @@ fn other_kinds_are_accepted_without_host_calls() {
 /// manifest over the distribution API and read it back through the host.
 #[test]
 fn real_registry_round_trips() {
-    let Some(address) = std::env::var("VNS_TEST_REGISTRY").ok().filter(|a| !a.trim().is_empty()) else {
+    let Some(address) = std::env::var("VNS_TEST_REGISTRY")
+        .ok()
+        .filter(|a| !a.trim().is_empty())
+    else {
         eprintln!("VNS_TEST_REGISTRY is not set: skipping the real-registry test");
         return;
     };
@@ -201,10 +258,15 @@ fn real_registry_round_trips() {
     // The empty config blob, then a manifest referencing it.
     let config = b"{}";
     let config_digest = format!("sha256:{}", hex::encode(Sha256::digest(config)));
-    let upload = ureq::post(&format!("{base}/blobs/uploads/")).call().unwrap();
+    let upload = ureq::post(&format!("{base}/blobs/uploads/"))
+        .call()
+        .unwrap();
     let location = upload.header("Location").unwrap().to_string();
-    let location =
-        if location.starts_with("http") { location } else { format!("http://{address}{location}") };
+    let location = if location.starts_with("http") {
+        location
+    } else {
+        format!("http://{address}{location}")
+    };
     let separator = if location.contains('?') { '&' } else { '?' };
     ureq::put(&format!("{location}{separator}digest={config_digest}"))
         .set("Content-Type", "application/octet-stream")
@@ -223,7 +285,10 @@ fn real_registry_round_trips() {
         .send_bytes(&bytes)
         .unwrap();
     let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
-    assert_eq!(pushed.header("Docker-Content-Digest"), Some(digest.as_str()));
+    assert_eq!(
+        pushed.header("Docker-Content-Digest"),
+        Some(digest.as_str())
+    );
 
     let backend = RegistryBackend::new();
     let image = format!("{address}/{repo}:v1");
@@ -233,12 +298,23 @@ fn real_registry_round_trips() {
 
     // Through the policy: found, but no bundle; the second call is the 404.
     let host = host_with(Arc::new(backend));
-    let evaluation = host.validate(&create_pod(&image), &settings(&format!("{address}/{repo}"))).unwrap();
+    let evaluation = host
+        .validate(&create_pod(&image), &settings(&format!("{address}/{repo}")))
+        .unwrap();
     assert!(!evaluation.response.accepted, "{:?}", evaluation.raw);
-    assert_eq!(evaluation.capabilities(), ["oci/v1/manifest_digest", "oci/v1/oci_manifest"]);
-    assert_eq!(evaluation.calls[0].result, Ok(json!({ "digest": digest }).to_string()));
+    assert_eq!(
+        evaluation.capabilities(),
+        ["oci/v1/manifest_digest", "oci/v1/oci_manifest"]
+    );
+    assert_eq!(
+        evaluation.calls[0].result,
+        Ok(json!({ "digest": digest }).to_string())
+    );
     let error = evaluation.calls[1].result.clone().unwrap_err();
-    let url = format!("http://{address}/v2/{repo}/manifests/{}", bundle::bundle_tag(&digest).unwrap());
+    let url = format!(
+        "http://{address}/v2/{repo}/manifests/{}",
+        bundle::bundle_tag(&digest).unwrap()
+    );
     assert!(
         error.contains(&format!("Registry error: url {url}, envelope: OCI API errors: [OCI API error: manifest unknown]")),
         "{error}"

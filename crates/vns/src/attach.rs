@@ -37,26 +37,44 @@ pub enum AttachError {
     Bundle(#[from] bundle::BundleError),
 }
 
-/// The layers the writer would publish now, in listing order.
+/// Options of `attach` / `sync`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AttachOptions {
+    /// Fetch and staple OCSP responses and CRLs.
+    pub staple: bool,
+    /// Re-push even when the signatures are unchanged (fresh staples).
+    pub refresh: bool,
+}
+
+/// The layers the writer would publish now, in listing order, with
+/// revocation material stapled when `staple` is set.
 pub async fn current_layers(
     registry: &Registry,
     image: &ImageRef,
     digest: &str,
+    staple: Option<&reqwest::Client>,
+    problems: &mut Vec<String>,
 ) -> Result<Vec<BundleLayer>, RegistryError> {
     let mut layers = Vec::new();
     for manifest_digest in registry.signature_manifests(image, digest).await? {
-        if let Some(sig) = registry
-            .signature(image, &manifest_digest)
-            .await?
-            .filter(|s| s.is_envelope())
-        {
-            layers.push(bundle::layer_for(
-                &sig.media_type,
-                sig.envelope,
-                &sig.manifest_digest,
-                sig.thumbprints,
-            ));
+        let Some(sig) = registry.signature(image, &manifest_digest).await? else {
+            continue;
+        };
+        if !sig.is_envelope() {
+            continue;
         }
+        let mut layer = bundle::layer_for(
+            &sig.media_type,
+            sig.envelope,
+            &sig.manifest_digest,
+            sig.thumbprints,
+        );
+        if let Some(client) = staple {
+            let stapled = crate::staple::staple(client, &layer.media_type, &layer.envelope).await;
+            layer.revocation = stapled.staples;
+            problems.extend(stapled.problems);
+        }
+        layers.push(layer);
     }
     Ok(layers)
 }
@@ -84,18 +102,26 @@ pub async fn published_layers(
     }
 }
 
-pub async fn attach(registry: &Registry, image: &str) -> Result<AttachOutcome, AttachError> {
+pub async fn attach(
+    registry: &Registry,
+    image: &str,
+    options: AttachOptions,
+    problems: &mut Vec<String>,
+) -> Result<AttachOutcome, AttachError> {
     let image = ImageRef::parse(image)?;
     let subject = registry.resolve(&image).await?;
     let tag = bundle::bundle_tag(&subject.digest)?;
-    let layers = current_layers(registry, &image, &subject.digest).await?;
+    let client = options.staple.then(crate::staple::http_client);
+    let layers =
+        current_layers(registry, &image, &subject.digest, client.as_ref(), problems).await?;
     if layers.is_empty() {
         return Ok(AttachOutcome::Unsigned {
             digest: subject.digest,
         });
     }
     let wanted: Vec<String> = layers.iter().map(|l| l.digest.clone()).collect();
-    if published_layers(registry, &image, &tag).await?.as_ref() == Some(&wanted) {
+    if !options.refresh && published_layers(registry, &image, &tag).await?.as_ref() == Some(&wanted)
+    {
         return Ok(AttachOutcome::Unchanged {
             digest: subject.digest,
             tag,

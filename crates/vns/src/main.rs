@@ -6,6 +6,7 @@ mod attach;
 mod auth;
 mod registry;
 mod settings_file;
+mod staple;
 mod sync;
 mod verify;
 
@@ -67,6 +68,9 @@ enum Command {
         /// Image references (tag or digest).
         #[arg(required = true)]
         images: Vec<String>,
+        /// Do not fetch and staple OCSP responses / CRLs for the chains.
+        #[arg(long)]
+        no_revocation: bool,
         #[arg(long, value_enum, default_value = "human")]
         output: OutputFormat,
     },
@@ -81,6 +85,13 @@ enum Command {
         /// Images attached in parallel.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
+        /// Re-staple revocation material even where signatures are unchanged
+        /// (run this on a schedule, before the earliest nextUpdate).
+        #[arg(long)]
+        refresh_revocation: bool,
+        /// Do not fetch and staple OCSP responses / CRLs.
+        #[arg(long, conflicts_with = "refresh_revocation")]
+        no_revocation: bool,
         #[arg(long, value_enum, default_value = "human")]
         output: OutputFormat,
     },
@@ -162,7 +173,11 @@ async fn run(cli: Cli) -> ExitCode {
         }
     };
     match &cli.command {
-        Command::Attach { images, output } => {
+        Command::Attach {
+            images,
+            output,
+            no_revocation,
+        } => {
             for image in images {
                 if let Err(e) = ImageRef::parse(image) {
                     eprintln!("vns: {e}");
@@ -173,7 +188,15 @@ async fn run(cli: Cli) -> ExitCode {
             let mut code = 0u8;
             let mut results = Vec::new();
             for image in images {
-                let result = attach::attach(&registry, image).await;
+                let mut problems = Vec::new();
+                let options = attach::AttachOptions {
+                    staple: !no_revocation,
+                    refresh: false,
+                };
+                let result = attach::attach(&registry, image, options, &mut problems).await;
+                for p in &problems {
+                    eprintln!("warning: {image}: revocation material not stapled: {p}");
+                }
                 let line = match &result {
                     Ok(attach::AttachOutcome::Bundled {
                         digest,
@@ -216,6 +239,8 @@ async fn run(cli: Cli) -> ExitCode {
             tags,
             concurrency,
             output,
+            refresh_revocation,
+            no_revocation,
         } => {
             let registry = Registry::new(opts, &registries_of(repositories));
             let mut images = Vec::new();
@@ -228,11 +253,16 @@ async fn run(cli: Cli) -> ExitCode {
                     }
                 }
             }
+            let options = attach::AttachOptions {
+                staple: !no_revocation,
+                refresh: *refresh_revocation,
+            };
             let summary = sync::sync(
                 &registry,
                 images,
                 *concurrency,
                 *output == OutputFormat::Human,
+                options,
             )
             .await;
             if *output == OutputFormat::Json {

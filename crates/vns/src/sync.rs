@@ -8,7 +8,7 @@ use notation_verifier::bundle::TAG_SUFFIX;
 use notation_verifier::reference::ImageRef;
 use serde::Serialize;
 
-use crate::attach::{attach, AttachOutcome};
+use crate::attach::{attach, AttachOptions, AttachOutcome};
 use crate::registry::{Registry, RegistryError};
 
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
@@ -58,6 +58,7 @@ pub async fn sync(
     images: Vec<String>,
     concurrency: usize,
     progress: bool,
+    options: AttachOptions,
 ) -> Summary {
     let bar = if progress {
         ProgressBar::new(images.len() as u64)
@@ -73,7 +74,13 @@ pub async fn sync(
         .map(|image| {
             let bar = bar.clone();
             async move {
-                let r = attach(registry, &image).await.map_err(|e| e.to_string());
+                let mut problems = Vec::new();
+                let r = attach(registry, &image, options, &mut problems)
+                    .await
+                    .map_err(|e| e.to_string());
+                for p in &problems {
+                    tracing::warn!("{image}: revocation: {p}");
+                }
                 bar.inc(1);
                 bar.set_message(image.clone());
                 (image, r)

@@ -72,6 +72,8 @@ impl ImageReport {
 /// What the registry holds for one image, read once and shared by
 /// `verify` and `scan`.
 pub struct Fetched {
+    /// OCSP responses and CRLs fetched online for the chains.
+    pub revocation: RevocationMaterial,
     pub digest: String,
     pub descriptor: notation_verifier::verify::Descriptor,
     pub signatures: Vec<FoundSignature>,
@@ -95,7 +97,18 @@ pub async fn fetch(
             signatures.push(sig);
         }
     }
+    // Online revocation, with the same validation code as the policy.
+    let client = crate::staple::http_client();
+    let mut staples = Vec::new();
+    for sig in signatures.iter().filter(|s| s.is_envelope()) {
+        let stapled = crate::staple::staple(&client, &sig.media_type, &sig.envelope).await;
+        for p in stapled.problems {
+            tracing::info!("{}: revocation: {p}", image.normalized());
+        }
+        staples.extend(stapled.staples);
+    }
     Ok(Fetched {
+        revocation: notation_verifier::bundle::material_of(&staples),
         digest: descriptor.digest.clone(),
         descriptor,
         signatures,
@@ -117,14 +130,14 @@ pub fn verify_fetched(
             envelope: s.envelope.as_slice(),
         })
         .collect();
-    let revocation = RevocationMaterial::default();
+    let revocation = &fetched.revocation;
     let repository = image.repository_path();
     settings.verifier.verify(&VerificationInput {
         repository: &repository,
         descriptor: &fetched.descriptor,
         signatures: &signatures,
         time: now,
-        revocation: &revocation,
+        revocation,
         limits: settings.limits,
     })
 }
