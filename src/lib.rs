@@ -27,14 +27,17 @@ use crate::settings::PolicySettings;
 #[unsafe(no_mangle)]
 pub extern "C" fn wapc_init() {
     register_function("validate", validate);
-    register_function(
-        "validate_settings",
-        kubewarden_policy_sdk::validate_settings::<PolicySettings>,
-    );
+    register_function("validate_settings", validate_settings);
     register_function(
         "protocol_version",
         kubewarden_policy_sdk::protocol_version_guest,
     );
+}
+
+fn validate_settings(payload: &[u8]) -> CallResult {
+    Ok(serde_json::to_vec(&settings::validate_settings_payload(
+        payload,
+    ))?)
 }
 
 fn validate(payload: &[u8]) -> CallResult {

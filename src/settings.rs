@@ -15,3 +15,35 @@ impl Validatable for PolicySettings {
         self.0.validate().map(|_| ()).map_err(|e| e.to_string())
     }
 }
+
+/// `validate_settings` that answers `{"valid": false, "message": ...}` for
+/// settings that do not even parse (unknown field, wrong type), as for any
+/// other invalid settings, instead of failing the guest call: the policy
+/// server then shows the message that names the field.
+pub fn validate_settings_payload(
+    payload: &[u8],
+) -> kubewarden_policy_sdk::settings::SettingsValidationResponse {
+    let result = serde_json::from_slice::<PolicySettings>(payload)
+        .map_err(|e| format!("invalid settings: {e}"))
+        .and_then(|s| s.validate());
+    kubewarden_policy_sdk::settings::SettingsValidationResponse {
+        valid: result.is_ok(),
+        message: result.err(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unparsable_settings_are_invalid_not_errors() {
+        let r = validate_settings_payload(br#"{"enforcment": "warn"}"#);
+        assert!(!r.valid);
+        assert!(r.message.unwrap().contains("enforcment"));
+        let r = validate_settings_payload(b"not json");
+        assert!(!r.valid);
+        let r = validate_settings_payload(b"{}");
+        assert!(!r.valid && r.message.unwrap().contains("trustPolicy"));
+    }
+}

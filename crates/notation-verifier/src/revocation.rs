@@ -211,10 +211,10 @@ fn to_chrono(d: std::time::Duration) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
-fn find_ext<'a>(
-    exts: &'a Option<Extensions>,
+fn find_ext(
+    exts: &Option<Extensions>,
     wanted: ObjectIdentifier,
-) -> Option<&'a x509_cert::ext::Extension> {
+) -> Option<&x509_cert::ext::Extension> {
     exts.as_deref()
         .unwrap_or(&[])
         .iter()

@@ -301,7 +301,8 @@ impl Verifier {
             Err(e) => run.fail(
                 ValidationKind::Authenticity,
                 ReasonCode::IdentityMismatch,
-                e.to_string(),
+                // Say who did sign: the fix is either side of this pair.
+                format!("{e}; the signer is \"{}\"", leaf.subject()),
             ),
         }
     }

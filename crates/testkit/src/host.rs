@@ -8,8 +8,8 @@
 //! call. Host calls are answered like the real callback handler: the same
 //! dispatch order (binding, capability allow-list, namespace), the same
 //! reference normalisation (`oci_spec` `Reference`), the same manifest
-//! re-serialisation (`oci-client` structs) and the same error text, so a
-//! policy that passes here meets no surprise in a cluster.
+//! re-serialisation (`oci-client` structs) and the same error text, so tests
+//! see what the policy would see in a cluster.
 //!
 //! Registry answers come from a [`Backend`]: [`RegistryBackend`] talks to a
 //! real registry, [`MemoryBackend`] serves maps (benchmarks, no network).
@@ -121,8 +121,9 @@ pub enum HostError {
     },
 }
 
-/// How to build the engine. The default is policy-evaluator's engine
-/// (`wasmtime::Config::default()`, no cache, no deadline, as `kwctl run`).
+/// How to build the engine. The default is wasmtime's default configuration
+/// (what `wasmtime-provider` builds when given no engine), no compilation
+/// cache, and no execution deadline, as with `kwctl run`.
 #[derive(Debug, Clone, Default)]
 pub struct HostOptions {
     /// Report the guest's linear-memory size per evaluation. This swaps
@@ -135,6 +136,9 @@ pub struct HostOptions {
 }
 
 /// A compiled policy module plus the registry its host calls reach.
+/// Cloning shares the compiled module, so one compilation can serve hosts
+/// with different backends.
+#[derive(Clone)]
 pub struct PolicyHost {
     path: PathBuf,
     pre: WasmtimeEngineProviderPre,
@@ -214,8 +218,8 @@ impl Evaluation {
 }
 
 impl PolicyHost {
-    /// Compiles the module with the engine policy-evaluator uses; every
-    /// image is then unknown until a backend is attached.
+    /// Compiles the module once, with the default engine (see
+    /// [`HostOptions`]); every image is unknown until a backend is attached.
     pub fn load(wasm: &Path) -> Result<Self, HostError> {
         Self::load_with(wasm, &HostOptions::default())
     }
@@ -279,7 +283,11 @@ impl PolicyHost {
     pub fn validate(&self, request: &Value, settings: &Value) -> Result<Evaluation, HostError> {
         const OPERATION: &str = "validate";
         let payload = json!({ "request": request, "settings": settings });
-        let (raw, calls, peak_memory_bytes) = self.call_json(OPERATION, &payload)?;
+        let GuestAnswer {
+            answer: raw,
+            calls,
+            peak_memory_bytes,
+        } = self.call_json(OPERATION, &payload)?;
         let response =
             ValidationResponse::deserialize(&raw).map_err(|source| HostError::DecodeResponse {
                 path: self.path.clone(),
@@ -298,13 +306,12 @@ impl PolicyHost {
     /// The guest operation `validate_settings`: `{"valid": bool, "message": …}`,
     /// what policy-server asks before it serves the policy.
     pub fn validate_settings(&self, settings: &Value) -> Result<Value, HostError> {
-        let (answer, _, _) = self.call_json("validate_settings", settings)?;
-        Ok(answer)
+        Ok(self.call_json("validate_settings", settings)?.answer)
     }
 
     /// The guest operation `protocol_version` (`"v1"` for SDK policies).
     pub fn protocol_version(&self) -> Result<Value, HostError> {
-        let (answer, _, _) = self.call("protocol_version", &[])?;
+        let answer = self.call("protocol_version", &[])?.answer;
         serde_json::from_slice(&answer).map_err(|source| HostError::DecodeResponse {
             path: self.path.clone(),
             operation: "protocol_version".into(),
@@ -313,34 +320,34 @@ impl PolicyHost {
         })
     }
 
-    fn call_json(
-        &self,
-        operation: &str,
-        payload: &Value,
-    ) -> Result<(Value, Vec<HostCall>, Option<u64>), HostError> {
+    fn call_json(&self, operation: &str, payload: &Value) -> Result<GuestAnswer<Value>, HostError> {
         let bytes = serde_json::to_vec(payload).map_err(|source| HostError::EncodePayload {
             path: self.path.clone(),
             operation: operation.into(),
             source,
         })?;
-        let (answer, calls, memory) = self.call(operation, &bytes)?;
-        let value =
+        let GuestAnswer {
+            answer,
+            calls,
+            peak_memory_bytes,
+        } = self.call(operation, &bytes)?;
+        let answer =
             serde_json::from_slice(&answer).map_err(|source| HostError::DecodeResponse {
                 path: self.path.clone(),
                 operation: operation.into(),
                 text: String::from_utf8_lossy(&answer).into_owned(),
                 source,
             })?;
-        Ok((value, calls, memory))
+        Ok(GuestAnswer {
+            answer,
+            calls,
+            peak_memory_bytes,
+        })
     }
 
     /// One guest call in a fresh instance, as Kubewarden evaluates: nothing
     /// a previous evaluation left in linear memory can leak into this one.
-    fn call(
-        &self,
-        operation: &str,
-        payload: &[u8],
-    ) -> Result<(Vec<u8>, Vec<HostCall>, Option<u64>), HostError> {
+    fn call(&self, operation: &str, payload: &[u8]) -> Result<GuestAnswer<Vec<u8>>, HostError> {
         let calls = Arc::new(Mutex::new(Vec::new()));
         let callback = {
             let backend = Arc::clone(&self.backend);
@@ -385,8 +392,20 @@ impl PolicyHost {
             })?;
         drop(host);
         let calls = std::mem::take(&mut *calls.lock().unwrap_or_else(PoisonError::into_inner));
-        Ok((answer, calls, peak.map(|p| p.load(Ordering::Relaxed))))
+        let peak_memory_bytes = peak.map(|p| p.load(Ordering::Relaxed));
+        Ok(GuestAnswer {
+            answer,
+            calls,
+            peak_memory_bytes,
+        })
     }
+}
+
+/// A guest answer with what was observed while it ran.
+struct GuestAnswer<T> {
+    answer: T,
+    calls: Vec<HostCall>,
+    peak_memory_bytes: Option<u64>,
 }
 
 /// policy-evaluator's `host_callback`, reduced to the two capabilities the
@@ -649,6 +668,8 @@ impl Default for RegistryBackend {
 }
 
 impl RegistryBackend {
+    /// Bounded timeouts, so an unreachable registry fails the evaluation
+    /// (closed) instead of hanging the test.
     pub fn new() -> Self {
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(5))
@@ -777,6 +798,7 @@ fn parse_for_store(reference: &str) -> Result<Reference, HostError> {
 }
 
 impl MemoryBackend {
+    /// An empty registry: every image is "manifest unknown".
     pub fn new() -> Self {
         Self::default()
     }

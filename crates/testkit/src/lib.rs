@@ -6,6 +6,7 @@
 pub mod host;
 pub mod layout;
 pub mod pki;
+pub mod publish;
 pub mod registry;
 pub mod signer;
 pub mod tsa;

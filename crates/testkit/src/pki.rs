@@ -496,6 +496,34 @@ fn p521_signing_key(k: &p521::SecretKey) -> Result<p521::ecdsa::SigningKey, PkiE
     p521::ecdsa::SigningKey::from_bytes(&k.to_bytes()).map_err(|e| PkiError::Signing(e.to_string()))
 }
 
+/// [`PrivateKey::cached`] for several keys at once, generated on parallel
+/// threads: a fresh RSA-4096 chain takes minutes in a debug build, and
+/// the keys of one chain are independent.
+fn cached_keys<const N: usize>(
+    wanted: [(KeyKind, String); N],
+) -> Result<[PrivateKey; N], PkiError> {
+    let results: Vec<Result<PrivateKey, PkiError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = wanted
+            .iter()
+            .map(|(kind, label)| (*kind, scope.spawn(move || PrivateKey::cached(*kind, label))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|(kind, handle)| {
+                handle.join().unwrap_or_else(|_| {
+                    Err(PkiError::KeyGeneration {
+                        kind,
+                        message: "the key generation thread panicked".into(),
+                    })
+                })
+            })
+            .collect()
+    });
+    let keys = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+    keys.try_into()
+        .map_err(|_| PkiError::Encoding("key count mismatch".into()))
+}
+
 /// The RNG seed of a labelled key: stable across runs and platforms.
 fn seed_for(kind: KeyKind, label: &str) -> u64 {
     let digest = Sha256::digest(format!("testkit-pki-v1/{}/{label}", kind.name()).as_bytes());
@@ -905,9 +933,11 @@ impl TestPkiBuilder {
     pub fn build(self) -> Result<TestPki, PkiError> {
         let ca_kind = self.ca_kind.unwrap_or(self.kind);
         let name = &self.name;
-        let root_key = PrivateKey::cached(ca_kind, &format!("{name}/root"))?;
-        let inter_key = PrivateKey::cached(ca_kind, &format!("{name}/intermediate"))?;
-        let leaf_key = PrivateKey::cached(self.kind, &format!("{name}/leaf"))?;
+        let [root_key, inter_key, leaf_key] = cached_keys([
+            (ca_kind, format!("{name}/root")),
+            (ca_kind, format!("{name}/intermediate")),
+            (self.kind, format!("{name}/leaf")),
+        ])?;
 
         let root_subject = format!("C=US, ST=WA, L=Seattle, O=Notation Test, CN={name} Root CA");
         let root = issue(Issue {
@@ -1042,8 +1072,10 @@ impl TsaPkiBuilder {
 
     pub fn build(self) -> Result<TsaPki, PkiError> {
         let name = &self.name;
-        let root_key = PrivateKey::cached(self.kind, &format!("{name}/tsa-root"))?;
-        let leaf_key = PrivateKey::cached(self.kind, &format!("{name}/tsa-leaf"))?;
+        let [root_key, leaf_key] = cached_keys([
+            (self.kind, format!("{name}/tsa-root")),
+            (self.kind, format!("{name}/tsa-leaf")),
+        ])?;
         let root_subject =
             format!("C=US, ST=WA, L=Seattle, O=Notation Test, CN={name} TSA Root CA");
         let root = issue(Issue {

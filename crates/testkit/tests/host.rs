@@ -52,9 +52,7 @@ fn compiled() -> &'static PolicyHost {
 }
 
 fn host_with(backend: Arc<dyn Backend>) -> PolicyHost {
-    PolicyHost::load_with(&policy_wasm(), &options(false))
-        .unwrap()
-        .with_backend(backend)
+    compiled().clone().with_backend(backend)
 }
 
 fn read(path: &str) -> Vec<u8> {
@@ -122,6 +120,7 @@ fn signed_bundle() -> Value {
         envelope,
         signature_manifest: format!("sha256:{}", "5".repeat(64)),
         thumbprints: None,
+        revocation: Vec::new(),
     };
     let subject = Descriptor {
         media_type: "application/vnd.oci.image.manifest.v1+json".into(),
@@ -220,7 +219,7 @@ fn signed_image_is_admitted_and_pinned_at_the_real_clock() {
         evaluation.calls
     );
     let peak = evaluation.peak_memory_bytes.expect("measured");
-    assert!(peak >= 65536 && peak % 65536 == 0, "{peak}");
+    assert!(peak >= 65536 && peak.is_multiple_of(65536), "{peak}");
 
     // A fresh instance per evaluation: the same request, the same answer.
     let again = host.validate(&create_pod(IMAGE), &settings(REPO)).unwrap();
