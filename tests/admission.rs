@@ -12,7 +12,7 @@ fn a_signed_image_is_admitted_and_pinned_with_two_registry_calls() {
     let host = host();
     let repo = signed("e2e-valid-signature");
     let image = format!("{repo}:v1");
-    let e = evaluate(&host, &create_pod(&[&image]), &settings());
+    let e = evaluate(host, &create_pod(&[&image]), &settings());
     assert!(e.response.accepted, "{}", message(&e));
     let mutated = e
         .response
@@ -45,7 +45,7 @@ fn a_digest_reference_needs_only_the_bundle_and_is_not_mutated() {
     let host = host();
     let repo = signed("e2e-valid-signature");
     let image = format!("{repo}@{IMAGE_DIGEST}");
-    let e = evaluate(&host, &create_pod(&[&image]), &settings());
+    let e = evaluate(host, &create_pod(&[&image]), &settings());
     assert!(e.response.accepted, "{}", message(&e));
     assert!(e.response.mutated_object.is_none());
     assert_eq!(e.capabilities(), vec!["oci/v1/oci_manifest"]);
@@ -56,7 +56,7 @@ fn without_pinning_the_object_is_left_alone() {
     let host = host();
     let repo = signed("e2e-valid-signature");
     let s = with(settings(), "modifyImagesWithDigest", json!(false));
-    let e = evaluate(&host, &create_pod(&[&format!("{repo}:v1")]), &s);
+    let e = evaluate(host, &create_pod(&[&format!("{repo}:v1")]), &s);
     assert!(
         e.response.accepted && e.response.mutated_object.is_none(),
         "{}",
@@ -68,7 +68,7 @@ fn without_pinning_the_object_is_left_alone() {
 fn unsigned_images_are_denied_with_what_to_do() {
     let host = host();
     let repo = push("e2e");
-    let e = evaluate(&host, &create_pod(&[&format!("{repo}:v1")]), &settings());
+    let e = evaluate(host, &create_pod(&[&format!("{repo}:v1")]), &settings());
     assert!(!e.response.accepted);
     let m = message(&e);
     assert!(
@@ -82,7 +82,7 @@ fn warn_mode_admits_and_reports() {
     let host = host();
     let repo = push("e2e");
     let s = with(settings(), "enforcement", json!("warn"));
-    let e = evaluate(&host, &create_pod(&[&format!("{repo}:v1")]), &s);
+    let e = evaluate(host, &create_pod(&[&format!("{repo}:v1")]), &s);
     assert!(e.response.accepted, "{}", message(&e));
     assert!(
         warnings(&e).iter().any(|w| w.contains("NO_SIGNATURE")),
@@ -105,7 +105,7 @@ fn notation_verdicts_hold_inside_the_sandbox() {
             e2e_cert("upstream/e2e.crt"),
             e2e_cert("upstream/expired_e2e.crt")
         ));
-        let e = evaluate(&host, &create_pod(&[&format!("{repo}:v1")]), &s);
+        let e = evaluate(host, &create_pod(&[&format!("{repo}:v1")]), &s);
         assert!(!e.response.accepted, "{layout}");
         assert!(message(&e).contains(reason), "{layout}: {}", message(&e));
     }
@@ -118,14 +118,14 @@ fn an_untrusted_signer_names_the_subject_and_the_allowed_identities() {
     let mut s = settings();
     s["trustPolicy"]["trustPolicies"][0]["trustedIdentities"] =
         json!(["x509.subject: C=US, ST=WA, O=Someone Else"]);
-    let e = evaluate(&host, &create_pod(&[&format!("{repo}:v1")]), &s);
+    let e = evaluate(host, &create_pod(&[&format!("{repo}:v1")]), &s);
     assert!(!e.response.accepted);
     let m = message(&e);
     assert!(m.contains("CN=e2e") && m.contains("Someone Else"), "{m}");
 
     let mut s = settings();
     s["trustStores"]["ca"]["e2e"] = json!(e2e_cert("upstream/new_e2e.crt"));
-    let e = evaluate(&host, &create_pod(&[&format!("{repo}:v1")]), &s);
+    let e = evaluate(host, &create_pod(&[&format!("{repo}:v1")]), &s);
     assert!(message(&e).contains("UNTRUSTED_SIGNER"), "{}", message(&e));
 }
 
@@ -139,7 +139,7 @@ fn rotation_keeps_old_and_new_keys_trusted() {
         e2e_cert("derived/testcert11.pem"),
         e2e_cert("upstream/e2e.crt")
     ));
-    let e = evaluate(&host, &create_pod(&[&format!("{repo}:v1")]), &s);
+    let e = evaluate(host, &create_pod(&[&format!("{repo}:v1")]), &s);
     assert!(e.response.accepted, "{}", message(&e));
 }
 
@@ -153,7 +153,7 @@ fn exceptions_admit_until_they_expire() {
         "exceptions",
         json!([{"image": format!("{repo}:*"), "expires": "2999-12-31", "reason": "CHG-42"}]),
     );
-    let e = evaluate(&host, &create_pod(&[&image]), &live);
+    let e = evaluate(host, &create_pod(&[&image]), &live);
     assert!(e.response.accepted, "{}", message(&e));
     assert!(
         warnings(&e)
@@ -172,7 +172,7 @@ fn exceptions_admit_until_they_expire() {
         "exceptions",
         json!([{"image": format!("{repo}:*"), "expires": "2020-01-01", "reason": "CHG-1"}]),
     );
-    let e = evaluate(&host, &create_pod(&[&image]), &expired);
+    let e = evaluate(host, &create_pod(&[&image]), &expired);
     assert!(!e.response.accepted);
     let all = format!("{} {:?}", message(&e), warnings(&e));
     assert!(all.contains("no longer applies"), "{all}");
@@ -198,7 +198,7 @@ fn tampered_and_forged_bundles_are_denied() {
     ) + &env[11..];
     tampered["layers"][0]["annotations"]["dev.vns.notation.envelope"] = json!(flipped);
     testkit::publish::put_json(&repo, &tag, &tampered).unwrap();
-    let e = evaluate(&host, &create_pod(&[&format!("{repo}:v1")]), &settings());
+    let e = evaluate(host, &create_pod(&[&format!("{repo}:v1")]), &settings());
     assert!(!e.response.accepted);
     assert!(message(&e).contains("INVALID_BUNDLE"), "{}", message(&e));
 
@@ -206,7 +206,7 @@ fn tampered_and_forged_bundles_are_denied() {
     let mut forged = bundle.clone();
     forged["subject"]["digest"] = json!(format!("sha256:{}", "0".repeat(64)));
     testkit::publish::put_json(&repo, &tag, &forged).unwrap();
-    let e = evaluate(&host, &create_pod(&[&format!("{repo}:v1")]), &settings());
+    let e = evaluate(host, &create_pod(&[&format!("{repo}:v1")]), &settings());
     assert!(!e.response.accepted);
     assert!(message(&e).contains("INVALID_BUNDLE"), "{}", message(&e));
 
@@ -214,7 +214,7 @@ fn tampered_and_forged_bundles_are_denied() {
     let mut other_type = bundle.clone();
     other_type["artifactType"] = json!("application/vnd.example.other");
     testkit::publish::put_json(&repo, &tag, &other_type).unwrap();
-    let e = evaluate(&host, &create_pod(&[&format!("{repo}:v1")]), &settings());
+    let e = evaluate(host, &create_pod(&[&format!("{repo}:v1")]), &settings());
     assert!(!e.response.accepted);
     assert!(message(&e).contains("INVALID_BUNDLE"), "{}", message(&e));
 
@@ -280,7 +280,7 @@ fn each_distinct_image_is_verified_once() {
     let host = host();
     let repo = signed("e2e-valid-signature");
     let image = format!("{repo}:v1");
-    let e = evaluate(&host, &create_pod(&[&image, &image, &image]), &settings());
+    let e = evaluate(host, &create_pod(&[&image, &image, &image]), &settings());
     assert!(e.response.accepted, "{}", message(&e));
     assert_eq!(e.registry_calls().len(), 2);
 }

@@ -62,7 +62,7 @@ fn every_kind_and_container_list_is_verified_and_pinned() {
                     json!([{"name": "main", "image": good}, {"name": "x", "image": bad}]);
             }
             let e = evaluate(
-                &host,
+                host,
                 &request(kind, "CREATE", workload(kind, spec.clone()), None),
                 &settings(),
             );
@@ -76,7 +76,7 @@ fn every_kind_and_container_list_is_verified_and_pinned() {
             let mut spec = json!({"containers": [{"name": "main", "image": good}]});
             spec[list] = json!([{"name": "x", "image": good}]);
             let e = evaluate(
-                &host,
+                host,
                 &request(kind, "CREATE", workload(kind, spec), None),
                 &settings(),
             );
@@ -104,7 +104,7 @@ fn updates_verify_only_new_images_and_other_kinds_pass() {
     let mut new = old.clone();
     new["metadata"]["labels"] = json!({"edited": "true"});
     let e = evaluate(
-        &host,
+        host,
         &request("Pod", "UPDATE", new, Some(old)),
         &settings(),
     );
@@ -117,7 +117,7 @@ fn updates_verify_only_new_images_and_other_kinds_pass() {
 
     let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"image": unsigned}});
     let e = evaluate(
-        &host,
+        host,
         &request("ConfigMap", "CREATE", cm, None),
         &settings(),
     );
