@@ -232,7 +232,7 @@ fn tampered_and_forged_bundles_are_denied() {
 fn registry_failures_fail_closed_naming_the_registry() {
     let host = host();
     let e = evaluate(
-        &host,
+        host,
         &create_pod(&["127.0.0.1:1/nothing/here:v1"]),
         &settings(),
     );
@@ -245,7 +245,7 @@ fn registry_failures_fail_closed_naming_the_registry() {
 
     let repo = push("e2e");
     let e = evaluate(
-        &host,
+        host,
         &create_pod(&[&format!("{repo}:missing-tag")]),
         &settings(),
     );
