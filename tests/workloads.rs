@@ -103,11 +103,7 @@ fn updates_verify_only_new_images_and_other_kinds_pass() {
     let old = pod(&[&unsigned]);
     let mut new = old.clone();
     new["metadata"]["labels"] = json!({"edited": "true"});
-    let e = evaluate(
-        host,
-        &request("Pod", "UPDATE", new, Some(old)),
-        &settings(),
-    );
+    let e = evaluate(host, &request("Pod", "UPDATE", new, Some(old)), &settings());
     assert!(
         e.response.accepted,
         "a label edit must not be blocked: {}",
@@ -116,10 +112,6 @@ fn updates_verify_only_new_images_and_other_kinds_pass() {
     assert!(e.calls.is_empty());
 
     let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"image": unsigned}});
-    let e = evaluate(
-        host,
-        &request("ConfigMap", "CREATE", cm, None),
-        &settings(),
-    );
+    let e = evaluate(host, &request("ConfigMap", "CREATE", cm, None), &settings());
     assert!(e.response.accepted && e.calls.is_empty());
 }

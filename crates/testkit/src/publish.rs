@@ -126,3 +126,51 @@ pub fn get_json(repo: &str, reference: &str) -> Result<Option<Value>, LayoutErro
             .and_then(|(b, _)| serde_json::from_slice(&b).ok()),
     )
 }
+
+/// Pushes a Notation signature of `subject` as a registry without the
+/// Referrers API stores it (what `notation sign` does): the envelope blob,
+/// the signature manifest by digest, and the signature added to the
+/// subject's `<alg>-<hex>` tag-schema index. Returns the manifest digest.
+pub fn push_signature(
+    repo: &str,
+    subject: &Descriptor,
+    media_type: &str,
+    envelope: &[u8],
+) -> Result<String, LayoutError> {
+    let (host, path) = repo
+        .split_once('/')
+        .ok_or_else(|| LayoutError::Invalid(format!("{repo} has no repository")))?;
+    let base = format!("http://{host}/v2/{path}");
+    let (manifest, blob) = crate::signer::signature_manifest(envelope, media_type, subject)
+        .map_err(|e| LayoutError::Invalid(e.to_string()))?;
+    crate::layout::push_blob(&base, &crate::signer::sha256_digest(&blob), &blob)?;
+    crate::layout::push_blob(
+        &base,
+        crate::signer::OCI_EMPTY_DIGEST,
+        crate::signer::OCI_EMPTY_CONFIG,
+    )?;
+    let digest = crate::signer::sha256_digest(&manifest);
+    put_manifest(&base, &digest, crate::signer::OCI_IMAGE_MANIFEST, &manifest)?;
+    let tag = subject.digest.replacen(':', "-", 1);
+    let mut index = get_manifest(&base, &tag)?
+        .and_then(|(b, _)| serde_json::from_slice::<Value>(&b).ok())
+        .unwrap_or_else(|| {
+            serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []})
+        });
+    if let Some(list) = index["manifests"].as_array_mut() {
+        list.push(serde_json::json!({
+            "mediaType": crate::signer::OCI_IMAGE_MANIFEST,
+            "digest": digest,
+            "size": manifest.len(),
+            "artifactType": crate::signer::SIGNATURE_ARTIFACT_TYPE,
+        }));
+    }
+    let bytes = serde_json::to_vec(&index).map_err(|e| LayoutError::Invalid(e.to_string()))?;
+    put_manifest(
+        &base,
+        &tag,
+        "application/vnd.oci.image.index.v1+json",
+        &bytes,
+    )?;
+    Ok(digest)
+}
