@@ -59,7 +59,7 @@ publish: annotated-policy.wasm
 # Quick start: build, start a local registry, publish a signed sample image
 # and its bundle, and evaluate admission requests against it.
 demo: setup policy.wasm
-	cargo run --locked -q -p testkit --features host --bin demo -- --policy policy.wasm
+	bash scripts/demo.sh policy.wasm
 
 clean:
 	cargo clean

@@ -35,9 +35,11 @@ use signature::hazmat::PrehashSigner;
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::attr::AttributeTypeAndValue;
 use x509_cert::certificate::{Certificate as X509Certificate, TbsCertificate, Version};
+use x509_cert::ext::pkix::crl::dp::DistributionPoint;
+use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
 use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
-    SubjectKeyIdentifier,
+    AccessDescription, AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, BasicConstraints,
+    CrlDistributionPoints, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectKeyIdentifier,
 };
 use x509_cert::ext::Extension;
 use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
@@ -219,6 +221,8 @@ pub(crate) mod oid {
     pub const AT_POSTAL_CODE: Oid = Oid::new_unwrap("2.5.4.17");
     pub const AT_SERIAL_NUMBER: Oid = Oid::new_unwrap("2.5.4.5");
     pub const AT_EMAIL: Oid = Oid::new_unwrap("1.2.840.113549.1.9.1");
+    /// id-ad-ocsp (RFC 5280 §4.2.2.1).
+    pub const AD_OCSP: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.48.1");
 }
 
 /// A private key of one of the six kinds.
@@ -678,7 +682,7 @@ impl Default for Validity {
 }
 
 /// RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050.
-fn x509_time(t: DateTime<Utc>) -> Result<Time, PkiError> {
+pub(crate) fn x509_time(t: DateTime<Utc>) -> Result<Time, PkiError> {
     let secs = u64::try_from(t.timestamp())
         .map_err(|_| PkiError::Validity(format!("{t} is before 1970")))?;
     let d = Duration::from_secs(secs);
@@ -768,6 +772,64 @@ enum Profile {
     Timestamping,
 }
 
+/// Where a certificate says its revocation status can be found: OCSP
+/// responders (AuthorityInfoAccess id-ad-ocsp URIs) and CRL distribution
+/// points (CRLDistributionPoints fullName URIs), both non-critical. Empty
+/// (the default) adds neither extension.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RevocationSources {
+    pub ocsp_urls: Vec<String>,
+    pub crl_urls: Vec<String>,
+}
+
+impl RevocationSources {
+    pub fn is_empty(&self) -> bool {
+        self.ocsp_urls.is_empty() && self.crl_urls.is_empty()
+    }
+
+    fn extensions(&self) -> Result<Vec<Extension>, PkiError> {
+        use der::oid::AssociatedOid;
+        let uri = |url: &str| -> Result<GeneralName, PkiError> {
+            Ok(GeneralName::UniformResourceIdentifier(
+                der::asn1::Ia5String::new(url)?,
+            ))
+        };
+        let mut extensions = Vec::new();
+        if !self.ocsp_urls.is_empty() {
+            let aia = AuthorityInfoAccessSyntax(
+                self.ocsp_urls
+                    .iter()
+                    .map(|url| {
+                        Ok(AccessDescription {
+                            access_method: oid::AD_OCSP,
+                            access_location: uri(url)?,
+                        })
+                    })
+                    .collect::<Result<_, PkiError>>()?,
+            );
+            extensions.push(extension(&aia, false, AuthorityInfoAccessSyntax::OID)?);
+        }
+        if !self.crl_urls.is_empty() {
+            let cdp = CrlDistributionPoints(
+                self.crl_urls
+                    .iter()
+                    .map(|url| {
+                        Ok(DistributionPoint {
+                            distribution_point: Some(DistributionPointName::FullName(vec![uri(
+                                url,
+                            )?])),
+                            reasons: None,
+                            crl_issuer: None,
+                        })
+                    })
+                    .collect::<Result<_, PkiError>>()?,
+            );
+            extensions.push(extension(&cdp, false, CrlDistributionPoints::OID)?);
+        }
+        Ok(extensions)
+    }
+}
+
 struct Issue<'a> {
     subject: &'a str,
     subject_key: &'a PrivateKey,
@@ -775,6 +837,7 @@ struct Issue<'a> {
     issuer: Option<(&'a Name, &'a PrivateKey)>,
     validity: Validity,
     profile: Profile,
+    revocation: &'a RevocationSources,
 }
 
 fn extension<E: Encode>(
@@ -791,7 +854,7 @@ fn extension<E: Encode>(
 
 /// RFC 7093 method 1: the leftmost 160 bits of the SHA-256 of the
 /// subjectPublicKey bits.
-fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Result<OctetString, PkiError> {
+pub(crate) fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Result<OctetString, PkiError> {
     let digest = Sha256::digest(spki.subject_public_key.raw_bytes());
     Ok(OctetString::new(&digest[..20])?)
 }
@@ -847,6 +910,7 @@ fn issue(req: Issue<'_>) -> Result<Cert, PkiError> {
         };
         extensions.push(extension(&aki, false, AuthorityKeyIdentifier::OID)?);
     }
+    extensions.extend(req.revocation.extensions()?);
 
     // A serial unique per (subject, key, validity, issuer), but stable across runs.
     let mut hasher = Sha256::new();
@@ -854,6 +918,20 @@ fn issue(req: Issue<'_>) -> Result<Cert, PkiError> {
     hasher.update(spki.to_der()?);
     hasher.update(validity.to_der()?);
     hasher.update(issuer_name.to_der()?);
+    // Only when present, so certificates without sources keep their serials;
+    // with them, two certificates of one issuer that differ in their sources
+    // still get different serials (revocation is by serial).
+    if !req.revocation.is_empty() {
+        for url in req
+            .revocation
+            .ocsp_urls
+            .iter()
+            .chain(&req.revocation.crl_urls)
+        {
+            hasher.update(url.as_bytes());
+            hasher.update([0]);
+        }
+    }
     let mut serial = hasher.finalize()[..16].to_vec();
     serial[0] = (serial[0] & 0x7f) | 0x40;
 
@@ -894,6 +972,8 @@ pub struct TestPkiBuilder {
     leaf_subject: Option<String>,
     leaf_validity: Validity,
     ca_validity: Validity,
+    leaf_revocation: RevocationSources,
+    intermediate_revocation: RevocationSources,
 }
 
 impl TestPkiBuilder {
@@ -930,6 +1010,32 @@ impl TestPkiBuilder {
         self
     }
 
+    /// Adds an OCSP responder URL to the leaf (AuthorityInfoAccess,
+    /// id-ad-ocsp, non-critical). Repeat for several.
+    pub fn leaf_ocsp_url(mut self, url: impl Into<String>) -> Self {
+        self.leaf_revocation.ocsp_urls.push(url.into());
+        self
+    }
+
+    /// Adds a CRL distribution point URL to the leaf (CRLDistributionPoints,
+    /// fullName URI, non-critical). Repeat for several.
+    pub fn leaf_crl_url(mut self, url: impl Into<String>) -> Self {
+        self.leaf_revocation.crl_urls.push(url.into());
+        self
+    }
+
+    /// [`Self::leaf_ocsp_url`] for the intermediate CA certificate.
+    pub fn intermediate_ocsp_url(mut self, url: impl Into<String>) -> Self {
+        self.intermediate_revocation.ocsp_urls.push(url.into());
+        self
+    }
+
+    /// [`Self::leaf_crl_url`] for the intermediate CA certificate.
+    pub fn intermediate_crl_url(mut self, url: impl Into<String>) -> Self {
+        self.intermediate_revocation.crl_urls.push(url.into());
+        self
+    }
+
     pub fn build(self) -> Result<TestPki, PkiError> {
         let ca_kind = self.ca_kind.unwrap_or(self.kind);
         let name = &self.name;
@@ -946,6 +1052,7 @@ impl TestPkiBuilder {
             issuer: None,
             validity: self.ca_validity,
             profile: Profile::Ca { path_len: None },
+            revocation: &RevocationSources::default(),
         })?;
         let inter_subject =
             format!("C=US, ST=WA, L=Seattle, O=Notation Test, CN={name} Intermediate CA");
@@ -956,6 +1063,7 @@ impl TestPkiBuilder {
             issuer: Some((&root_name, &root_key)),
             validity: self.ca_validity,
             profile: Profile::Ca { path_len: Some(0) },
+            revocation: &self.intermediate_revocation,
         })?;
         let leaf_subject = self
             .leaf_subject
@@ -968,6 +1076,7 @@ impl TestPkiBuilder {
             issuer: Some((&inter_name, &inter_key)),
             validity: self.leaf_validity,
             profile: Profile::CodeSigning,
+            revocation: &self.leaf_revocation,
         })?;
         Ok(TestPki {
             kind: self.kind,
@@ -1010,6 +1119,8 @@ impl TestPki {
             leaf_subject: None,
             leaf_validity: Validity::default_test(),
             ca_validity: Validity::default_test(),
+            leaf_revocation: RevocationSources::default(),
+            intermediate_revocation: RevocationSources::default(),
         }
     }
 
@@ -1050,6 +1161,7 @@ pub struct TsaPkiBuilder {
     name: String,
     leaf_validity: Validity,
     root_validity: Validity,
+    leaf_revocation: RevocationSources,
 }
 
 impl TsaPkiBuilder {
@@ -1070,6 +1182,20 @@ impl TsaPkiBuilder {
         self
     }
 
+    /// Adds an OCSP responder URL to the TSA leaf, like
+    /// [`TestPkiBuilder::leaf_ocsp_url`].
+    pub fn leaf_ocsp_url(mut self, url: impl Into<String>) -> Self {
+        self.leaf_revocation.ocsp_urls.push(url.into());
+        self
+    }
+
+    /// Adds a CRL distribution point URL to the TSA leaf, like
+    /// [`TestPkiBuilder::leaf_crl_url`].
+    pub fn leaf_crl_url(mut self, url: impl Into<String>) -> Self {
+        self.leaf_revocation.crl_urls.push(url.into());
+        self
+    }
+
     pub fn build(self) -> Result<TsaPki, PkiError> {
         let name = &self.name;
         let [root_key, leaf_key] = cached_keys([
@@ -1084,6 +1210,7 @@ impl TsaPkiBuilder {
             issuer: None,
             validity: self.root_validity,
             profile: Profile::Ca { path_len: None },
+            revocation: &RevocationSources::default(),
         })?;
         let root_name = parse_dn(&root_subject)?;
         let leaf_subject = format!("C=US, ST=WA, L=Seattle, O=Notation Test, CN={name} TSA");
@@ -1093,6 +1220,7 @@ impl TsaPkiBuilder {
             issuer: Some((&root_name, &root_key)),
             validity: self.leaf_validity,
             profile: Profile::Timestamping,
+            revocation: &self.leaf_revocation,
         })?;
         Ok(TsaPki {
             root: CertifiedKey {
@@ -1127,6 +1255,7 @@ impl TsaPki {
             name: "testkit".into(),
             leaf_validity: Validity::default_test(),
             root_validity: Validity::default_test(),
+            leaf_revocation: RevocationSources::default(),
         }
     }
 

@@ -113,6 +113,8 @@ impl Default for TimestampOptions {
 #[derive(Debug, Clone)]
 pub struct TestTsa {
     pki: TsaPki,
+    /// What [`Self::timestamp`] uses (default: [`TimestampOptions::default`]).
+    options: TimestampOptions,
 }
 
 impl TestTsa {
@@ -120,12 +122,28 @@ impl TestTsa {
     pub fn new(kind: KeyKind) -> Result<Self, TsaError> {
         Ok(Self {
             pki: TsaPki::new(kind)?,
+            options: TimestampOptions::default(),
         })
     }
 
     /// A TSA over a chain built by the caller (custom name or validity).
     pub fn from_pki(pki: TsaPki) -> Self {
-        Self { pki }
+        Self {
+            pki,
+            options: TimestampOptions::default(),
+        }
+    }
+
+    /// The options [`Self::timestamp`] (and so the signer) uses, for
+    /// example to put the TSA root into every token, as TSAs that send
+    /// their whole chain do.
+    pub fn with_options(mut self, options: TimestampOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    pub fn options(&self) -> &TimestampOptions {
+        &self.options
     }
 
     pub fn pki(&self) -> &TsaPki {
@@ -139,9 +157,9 @@ impl TestTsa {
 
     /// A token over `message` (for Notation: the envelope's raw signature
     /// bytes) at `gen_time` (sub-second precision is dropped), DER
-    /// ContentInfo.
+    /// ContentInfo, made with this TSA's options.
     pub fn timestamp(&self, message: &[u8], gen_time: DateTime<Utc>) -> Result<Vec<u8>, TsaError> {
-        self.timestamp_with(message, gen_time, &TimestampOptions::default())
+        self.timestamp_with(message, gen_time, &self.options)
     }
 
     /// [`Self::timestamp`] with explicit options.

@@ -5,6 +5,7 @@
 mod attach;
 mod auth;
 mod registry;
+mod scan;
 mod settings_file;
 mod staple;
 mod sync;
@@ -95,6 +96,26 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         output: OutputFormat,
     },
+    /// Report the signing posture of images (from a list, manifests or kubectl JSON on stdin).
+    Scan {
+        /// The policy settings (YAML or JSON).
+        #[arg(long, short)]
+        settings: PathBuf,
+        /// A file with one image reference per line (# comments allowed).
+        #[arg(long)]
+        images_file: Option<PathBuf>,
+        /// A directory of Kubernetes manifests (YAML/JSON, all workload kinds).
+        #[arg(long)]
+        manifests: Option<PathBuf>,
+        /// Certificates and exceptions ending within this many days are flagged.
+        #[arg(long, default_value_t = 30)]
+        within_days: i64,
+        /// Exit 1 when any image has one of these postures.
+        #[arg(long, value_enum, value_delimiter = ',')]
+        fail_on: Vec<scan::Posture>,
+        #[arg(long, value_enum, default_value = "human")]
+        output: OutputFormat,
+    },
     /// Verify images with the policy's settings file, reading signatures from the registry.
     Verify {
         #[arg(required = true)]
@@ -105,6 +126,12 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         output: OutputFormat,
     },
+}
+
+/// `sha256:<hex>` of an envelope (the bundle layer digest).
+pub(crate) fn signer_digest(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }
 
 fn registries_of(refs: &[String]) -> Vec<String> {
@@ -155,6 +182,37 @@ fn options(cli: &Cli) -> Result<RegistryOptions, String> {
             docker_config: true,
         },
     })
+}
+
+/// Images to scan: a list file, a manifest directory, or Kubernetes JSON/YAML on stdin.
+fn scan_inputs(
+    images_file: Option<&std::path::Path>,
+    manifests: Option<&std::path::Path>,
+) -> Result<Vec<String>, String> {
+    let mut images = Vec::new();
+    if let Some(f) = images_file {
+        let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        images.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned),
+        );
+    }
+    if let Some(dir) = manifests {
+        images.extend(scan::images_in_dir(dir)?);
+    }
+    if images_file.is_none() && manifests.is_none() {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| format!("stdin: {e}"))?;
+        images.extend(scan::images_in_objects(
+            &scan::parse_documents(&text).map_err(|e| format!("stdin: {e}"))?,
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    images.retain(|i| seen.insert(i.clone()));
+    Ok(images)
 }
 
 fn print_json(value: &impl serde::Serialize) {
@@ -277,6 +335,47 @@ async fn run(cli: Cli) -> ExitCode {
                 }
             }
             ExitCode::from(if summary.errors > 0 { EXIT_REGISTRY } else { 0 })
+        }
+        Command::Scan {
+            settings,
+            images_file,
+            manifests,
+            within_days,
+            fail_on,
+            output,
+        } => {
+            let settings = match settings_file::load(settings) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("vns: {e}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            };
+            let images = match scan_inputs(images_file.as_deref(), manifests.as_deref()) {
+                Ok(i) => i,
+                Err(e) => {
+                    eprintln!("vns: {e}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            };
+            let registry = Registry::new(opts, &registries_of(&images));
+            let rows = scan::scan(
+                &registry,
+                &settings,
+                &images,
+                *within_days,
+                *output == OutputFormat::Human,
+            )
+            .await;
+            match output {
+                OutputFormat::Json => print_json(&rows),
+                OutputFormat::Human => print!("{}", scan::render_table(&rows)),
+            }
+            if rows.iter().any(|r| fail_on.contains(&r.posture)) {
+                ExitCode::from(EXIT_FAILED)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Command::Verify {
             images,

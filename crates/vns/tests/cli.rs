@@ -305,3 +305,160 @@ fn sync_bundles_every_signed_tag_and_reports_the_rest() {
         "{summary}"
     );
 }
+
+#[test]
+fn scan_reports_posture_per_image_and_fails_on_request() {
+    let registry = TestRegistry::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings_file(&dir, &["upstream/e2e.crt"], json!({}));
+    let (bundled, _) = push(&registry, "e2e-valid-signature");
+    assert!(vns(&["attach", &format!("{bundled}:v1")]).status.success());
+    let (not_bundled, _) = push(&registry, "e2e-valid-signature");
+    let (unsigned, _) = push(&registry, "e2e");
+    let (untrusted, _) = push(&registry, "e2e-valid-multiple-signatures");
+    let manifests = dir.path().join("manifests");
+    std::fs::create_dir(&manifests).unwrap();
+    std::fs::write(
+        manifests.join("app.yaml"),
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: a}}\nspec:\n  template:\n    spec:\n      containers:\n        - {{name: a, image: \"{bundled}:v1\"}}\n        - {{name: b, image: \"{not_bundled}:v1\"}}\n      initContainers:\n        - {{name: c, image: \"{unsigned}:v1\"}}\n"
+        ),
+    )
+    .unwrap();
+    let list = dir.path().join("images.txt");
+    std::fs::write(&list, format!("# extra\n{untrusted}:v1\n")).unwrap();
+    let o = vns(&[
+        "scan",
+        "--settings",
+        settings.to_str().unwrap(),
+        "--manifests",
+        manifests.to_str().unwrap(),
+        "--images-file",
+        list.to_str().unwrap(),
+        "--output",
+        "json",
+        "--fail-on",
+        "unsigned",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let rows: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let posture = |image: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["image"] == image)
+            .map(|r| r["posture"].clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(posture(&format!("{bundled}:v1")), "verified", "{rows}");
+    assert_eq!(
+        posture(&format!("{not_bundled}:v1")),
+        "bundle-missing",
+        "{rows}"
+    );
+    assert_eq!(posture(&format!("{unsigned}:v1")), "unsigned", "{rows}");
+    // Only e2e.crt is trusted; both signatures exist, the e2e one verifies.
+    assert_eq!(
+        posture(&format!("{untrusted}:v1")),
+        "bundle-missing",
+        "{rows}"
+    );
+
+    // The same images from kubectl JSON on stdin, as a table.
+    let kubectl = json!({"kind": "List", "items": [{"kind": "Pod", "spec": {"containers": [{"name": "x", "image": format!("{unsigned}:v1")}]}}]});
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vns"))
+        .args(["scan", "--settings", settings.to_str().unwrap()])
+        .env("DOCKER_CONFIG", "/nonexistent")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        child.stdin.as_mut().unwrap(),
+        kubectl.to_string().as_bytes(),
+    )
+    .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains("POSTURE") && table.contains("unsigned"),
+        "{table}"
+    );
+}
+
+/// The policy module, as the acceptance tests of the policy crate find it.
+fn policy_host() -> &'static testkit::host::PolicyHost {
+    static HOST: std::sync::OnceLock<testkit::host::PolicyHost> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        let root = testkit::workspace_dir();
+        let wasm = [
+            root.join("policy.wasm"),
+            root.join("target/wasm32-wasip1/release/verify_notation_signatures.wasm"),
+        ]
+        .into_iter()
+        .find(|p| p.exists())
+        .expect("build the policy first: make policy.wasm");
+        let options = testkit::host::HostOptions {
+            cache_dir: Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wasmtime-cache")),
+            ..Default::default()
+        };
+        testkit::host::PolicyHost::load_with(&wasm, &options)
+            .unwrap()
+            .with_backend(std::sync::Arc::new(testkit::host::RegistryBackend::new()))
+    })
+}
+
+#[test]
+fn vns_verify_and_the_policy_agree_on_every_fixture_through_the_bundle_vns_wrote() {
+    let registry = TestRegistry::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let settings_path = settings_file(
+        &dir,
+        &["upstream/e2e.crt", "upstream/expired_e2e.crt"],
+        json!({}),
+    );
+    let settings: Value =
+        serde_json::from_str(&std::fs::read_to_string(&settings_path).unwrap()).unwrap();
+    for layout in [
+        "e2e-valid-signature",
+        "e2e-valid-multiple-signatures",
+        "e2e-expired-signature",
+        "e2e-with-expired-cert",
+        "e2e-invalid-signature",
+        "e2e",
+    ] {
+        let (repo, _) = push(&registry, layout);
+        let image = format!("{repo}:v1");
+        let _ = vns(&["attach", &image]);
+        let (code, report) = verify_json(&image, &settings_path);
+        let request = json!({
+            "uid": "1", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "operation": "CREATE", "userInfo": {},
+            "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                       "spec": {"containers": [{"name": "c", "image": image}]}}});
+        let e = policy_host().validate(&request, &settings).unwrap();
+        assert_eq!(
+            e.response.accepted,
+            code == 0,
+            "{layout}: vns {report} vs policy {:?}",
+            e.response.message
+        );
+        if code != 0 {
+            // The policy reads the bundle, which skips non-envelope layers:
+            // an unusable signature looks unsigned to it.
+            let reason = report["reason"].as_str().unwrap();
+            let reason = if reason == "MALFORMED_ENVELOPE" {
+                "NO_SIGNATURE"
+            } else {
+                reason
+            };
+            let message = e.response.message.clone().unwrap_or_default();
+            assert!(
+                message.contains(reason),
+                "{layout}: vns says {reason}, policy says {message}"
+            );
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! `vns scan`: the signing posture of a set of images before enforcing.
+//! Images come from a list file, Kubernetes manifests (every workload kind
+//! the policy checks) or `kubectl get ... -o json` on stdin; each gets one
+//! posture class, shown as a table or JSON, and `--fail-on` turns chosen
+//! classes into a failing exit for CI.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use chrono::{DateTime, Duration, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
+use notation_verifier::bundle;
+use notation_verifier::reference::ImageRef;
+use notation_verifier::settings::{ExceptionMatch, ValidatedSettings};
+use notation_verifier::trust_policy::Level;
+use notation_verifier::verdict::{Outcome, ReasonCode};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::registry::Registry;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Posture {
+    /// A trusted signature verifies and the bundle is current.
+    Verified,
+    /// No Notation signature at all.
+    Unsigned,
+    /// Signed, but by no key the trust policy trusts (or not the identity allowed).
+    UntrustedSigner,
+    /// Signed by a trusted key but the signature fails otherwise (expired, revoked, ...).
+    Failing,
+    /// Verifies, but the signing certificate expires within the window.
+    CertExpiring,
+    /// Verifies in the registry, but the policy cannot see it: no bundle.
+    BundleMissing,
+    /// The bundle lists other signatures than the registry holds now.
+    BundleStale,
+    /// Admitted by an exception that expires within the window.
+    ExceptionExpiring,
+    /// Admitted by an exception.
+    Excepted,
+    /// The trust policy skips it.
+    Skipped,
+    /// No trust policy statement covers it.
+    NoPolicy,
+    /// The registry could not be read.
+    Error,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScanRow {
+    pub image: String,
+    pub posture: Posture,
+    pub digest: Option<String>,
+    pub signer: Option<String>,
+    pub detail: String,
+}
+
+/// Images named in Kubernetes objects (a List, a single object, or a
+/// multi-document YAML stream), deduplicated in order.
+pub fn images_in_objects(docs: &[Value]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack: Vec<&Value> = docs.iter().rev().collect();
+    while let Some(doc) = stack.pop() {
+        if let Some(items) = doc.get("items").and_then(Value::as_array) {
+            stack.extend(items.iter().rev());
+            continue;
+        }
+        let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default();
+        let Some(pointer) = verify_notation_signatures::workload::pod_spec_pointer(kind) else {
+            continue;
+        };
+        if let Ok(sites) = verify_notation_signatures::workload::image_sites(doc, pointer) {
+            for site in sites {
+                if !out.contains(&site.image) {
+                    out.push(site.image);
+                }
+            }
+        }
+    }
+    out
+}
+
+pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
+    if let Ok(v) = serde_json::from_str::<Value>(text) {
+        return Ok(vec![v]);
+    }
+    let mut docs = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(text) {
+        let v: Value = serde::Deserialize::deserialize(doc).map_err(|e| e.to_string())?;
+        if !v.is_null() {
+            docs.push(v);
+        }
+    }
+    Ok(docs)
+}
+
+/// Every `.yaml`, `.yml` and `.json` file under `dir`.
+pub fn images_in_dir(dir: &Path) -> Result<Vec<String>, String> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml" | "json")
+            ) {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut docs = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+        docs.extend(parse_documents(&text).map_err(|e| format!("{}: {e}", f.display()))?);
+    }
+    Ok(images_in_objects(&docs))
+}
+
+pub async fn scan_image(
+    registry: &Registry,
+    settings: &ValidatedSettings,
+    image: &str,
+    now: DateTime<Utc>,
+    window_days: i64,
+) -> ScanRow {
+    let mut row = ScanRow {
+        image: image.to_string(),
+        posture: Posture::Error,
+        digest: None,
+        signer: None,
+        detail: String::new(),
+    };
+    let reference = match ImageRef::parse(image) {
+        Ok(r) => r,
+        Err(e) => {
+            row.detail = e.to_string();
+            return row;
+        }
+    };
+    let window = Duration::days(window_days);
+    match settings.exception_for(&reference.normalized(), now) {
+        ExceptionMatch::Active {
+            exception,
+            expires,
+            days_left,
+            ..
+        } => {
+            row.posture = if expires < now + window {
+                Posture::ExceptionExpiring
+            } else {
+                Posture::Excepted
+            };
+            row.detail = format!(
+                "exception \"{exception}\" ends {} ({days_left} days left)",
+                expires.format("%Y-%m-%d")
+            );
+            return row;
+        }
+        ExceptionMatch::Expired { .. } | ExceptionMatch::None => {}
+    }
+    match settings
+        .verifier
+        .policy
+        .statement_for(&reference.repository_path())
+    {
+        Ok(s) if s.level == Level::Skip => {
+            row.posture = Posture::Skipped;
+            row.detail = format!("statement \"{}\" skips verification", s.name);
+            return row;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            row.posture = Posture::NoPolicy;
+            row.detail = e.to_string();
+            return row;
+        }
+    }
+    let fetched =
+        match crate::verify::fetch(registry, &reference, settings.limits.max_signatures).await {
+            Ok(f) => f,
+            Err(e) => {
+                row.detail = e.to_string();
+                return row;
+            }
+        };
+    row.digest = Some(fetched.digest.clone());
+    let verdict = crate::verify::verify_fetched(settings, &reference, &fetched, now);
+    let first = verdict.passing_signature().or(verdict.signatures.first());
+    row.signer = first.and_then(|s| s.signer_subject.clone());
+    if verdict.outcome != Outcome::Verified {
+        let failure = verdict.failure.clone();
+        let reason = failure.as_ref().map(|f| f.reason);
+        row.posture = match reason {
+            Some(ReasonCode::NoSignature) => Posture::Unsigned,
+            Some(ReasonCode::UntrustedSigner | ReasonCode::IdentityMismatch) => {
+                Posture::UntrustedSigner
+            }
+            _ => Posture::Failing,
+        };
+        row.detail = failure
+            .map(|f| format!("{}: {}", f.reason, f.message))
+            .unwrap_or_default();
+        return row;
+    }
+    // Verified: would the policy see it, and for how long?
+    let tag = match bundle::bundle_tag(&fetched.digest) {
+        Ok(t) => t,
+        Err(e) => {
+            row.detail = e.to_string();
+            return row;
+        }
+    };
+    let wanted: BTreeSet<String> = fetched
+        .signatures
+        .iter()
+        .filter(|s| s.is_envelope())
+        .map(|s| crate::signer_digest(&s.envelope))
+        .collect();
+    match crate::attach::published_layers(registry, &reference, &tag).await {
+        Ok(None) => {
+            row.posture = Posture::BundleMissing;
+            row.detail = format!(
+                "no bundle :{tag}; run `vns attach {}`",
+                reference.at_digest(&fetched.digest)
+            );
+            return row;
+        }
+        Ok(Some(layers)) if layers.iter().cloned().collect::<BTreeSet<_>>() != wanted => {
+            row.posture = Posture::BundleStale;
+            row.detail =
+                "the bundle lists other signatures than the registry holds; run `vns attach` again"
+                    .into();
+            return row;
+        }
+        Ok(Some(_)) => {}
+        Err(e) => {
+            row.detail = e.to_string();
+            return row;
+        }
+    }
+    let leaf_expiry = verdict
+        .passing_signature()
+        .and_then(|s| fetched.signatures.get(s.index))
+        .and_then(|s| {
+            notation_verifier::envelope::parse_and_verify(&s.media_type, &s.envelope).ok()
+        })
+        .and_then(|env| env.chain.first().map(|c| c.not_after()));
+    match leaf_expiry {
+        Some(t) if t < now + window => {
+            row.posture = Posture::CertExpiring;
+            row.detail = format!("the signing certificate expires {}", t.format("%Y-%m-%d"));
+        }
+        _ => {
+            row.posture = Posture::Verified;
+            row.detail = format!("statement \"{}\"", verdict.statement.unwrap_or_default());
+        }
+    }
+    row
+}
+
+pub async fn scan(
+    registry: &Registry,
+    settings: &ValidatedSettings,
+    images: &[String],
+    window_days: i64,
+    progress: bool,
+) -> Vec<ScanRow> {
+    let bar = if progress {
+        ProgressBar::new(images.len() as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}")
+    {
+        bar.set_style(style);
+    }
+    let now = Utc::now();
+    let mut rows = Vec::with_capacity(images.len());
+    for image in images {
+        bar.set_message(image.clone());
+        rows.push(scan_image(registry, settings, image, now, window_days).await);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    rows
+}
+
+pub fn render_table(rows: &[ScanRow]) -> String {
+    let width = rows.iter().map(|r| r.image.len()).max().unwrap_or(5).max(5);
+    let mut out = format!("{:<width$}  {:<18}  DETAIL\n", "IMAGE", "POSTURE");
+    for r in rows {
+        let posture = serde_json::to_value(r.posture)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{:<width$}  {:<18}  {}\n",
+            r.image, posture, r.detail
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_come_from_every_workload_kind_and_lists() {
+        let text = r#"
+apiVersion: apps/v1
+kind: Deployment
+spec:
+  template:
+    spec:
+      initContainers: [{name: i, image: "reg.example/init:1"}]
+      containers: [{name: a, image: "reg.example/app:1"}, {name: b, image: "reg.example/app:1"}]
+---
+apiVersion: batch/v1
+kind: CronJob
+spec:
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          containers: [{name: c, image: "reg.example/cron:2"}]
+---
+apiVersion: v1
+kind: ConfigMap
+data: {image: "reg.example/not-an-image:1"}
+"#;
+        let docs = parse_documents(text).unwrap();
+        assert_eq!(
+            images_in_objects(&docs),
+            // containers before initContainers within an object, objects in order
+            vec![
+                "reg.example/app:1",
+                "reg.example/init:1",
+                "reg.example/cron:2"
+            ]
+        );
+        let list = serde_json::json!({"kind": "List", "items": [
+            {"kind": "Pod", "spec": {"containers": [{"name": "x", "image": "reg.example/pod:1"}],
+                                     "ephemeralContainers": [{"name": "d", "image": "reg.example/debug:1"}]}}]});
+        assert_eq!(
+            images_in_objects(&[list]),
+            vec!["reg.example/pod:1", "reg.example/debug:1"]
+        );
+    }
+}
