@@ -50,8 +50,10 @@ test: fmt lint policy.wasm
 e2e: policy.wasm
 	cargo test --locked -p verify-notation-signatures --test '*'
 
+# One table: criterion (native), the module in wasmtime, openssl speed, Pods end to end.
 bench: policy.wasm
-	cargo bench --locked -p notation-verifier
+	cargo bench --locked -p notation-verifier --bench verify -- --noplot
+	cargo bench --locked -p verify-notation-signatures --bench policy
 
 publish: annotated-policy.wasm
 	kwctl push annotated-policy.wasm registry://$(REGISTRY):v$(VERSION)

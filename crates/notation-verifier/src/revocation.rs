@@ -42,6 +42,22 @@ pub fn next_update(der: &[u8], is_crl: bool) -> Option<DateTime<Utc>> {
         .min()
 }
 
+/// Whether one DER OCSP response decides the status of `cert` (issued by
+/// `issuer`) at `time`: it verifies, is fresh, is about this certificate
+/// and says good or revoked. Fetchers use it to skip CRLs, as
+/// notation-core-go does when OCSP answers.
+pub fn ocsp_decides(
+    der: &[u8],
+    cert: &Certificate,
+    issuer: &Certificate,
+    time: DateTime<Utc>,
+) -> bool {
+    matches!(
+        ocsp_answer(der, cert, issuer, time, None),
+        Ok(Some(CertStatus::Good | CertStatus::Revoked))
+    )
+}
+
 /// A DER OCSP request for `cert` (CertID hashed with SHA-1, as
 /// notation-core-go sends it), for callers that fetch material.
 pub fn ocsp_request(cert: &Certificate, issuer: &Certificate) -> Result<Vec<u8>, String> {
@@ -139,6 +155,18 @@ pub fn check_chain(
             detail: format!("invalid chain: expected chain to be correct and complete: {e}"),
         };
     }
+    check_validated_chain(chain, material, time, authentic_signing_time)
+}
+
+/// [`check_chain`] for a chain the caller has just validated with the same
+/// shape rules (the verifier's integrity step): notation-core-go validates
+/// it again here, which cannot change the outcome, only cost signature checks.
+pub fn check_validated_chain(
+    chain: &[Certificate],
+    material: &RevocationMaterial,
+    time: DateTime<Utc>,
+    authentic_signing_time: Option<DateTime<Utc>>,
+) -> RevocationStatus {
     let mut unknown = None;
     for (cert, issuer) in chain.iter().zip(chain.iter().skip(1)) {
         match check_certificate(cert, issuer, material, time, authentic_signing_time) {

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cert::Certificate;
 use crate::envelope::{self, SigningScheme, VerifiedEnvelope};
-use crate::revocation::{self, Purpose, RevocationMaterial, RevocationStatus};
+use crate::revocation::{self, RevocationMaterial, RevocationStatus};
 use crate::timestamp;
 use crate::trust_policy::{PolicyError, Statement, TrustPolicy, TrustStoreRef, VerifyTimestamp};
 use crate::trust_store::{StoreType, TrustStores};
@@ -459,7 +459,8 @@ impl Verifier {
             }
         }
         // The TSA chain is always revocation-checked (notation-go cannot turn it off).
-        match revocation::check_chain(&ts.tsa_chain, Purpose::Timestamping, input.revocation, input.time, None) {
+        // verify_token validated the TSA chain's shape.
+        match revocation::check_validated_chain(&ts.tsa_chain, input.revocation, input.time, None) {
             RevocationStatus::Good => {}
             RevocationStatus::Revoked { subject } => {
                 return run.fail(
@@ -511,7 +512,8 @@ fn check_revocation(
     // Only an authentic signing time may be compared with an invalidity date.
     let authentic_time =
         (env.scheme == SigningScheme::SigningAuthority).then_some(env.signing_time);
-    match revocation::check_chain(&env.chain, Purpose::CodeSigning, input.revocation, input.time, authentic_time) {
+    // The chain passed the code-signing shape rules in the integrity step.
+    match revocation::check_validated_chain(&env.chain, input.revocation, input.time, authentic_time) {
         RevocationStatus::Good => {
             run.pass(KIND);
             true

@@ -176,3 +176,32 @@ fn ocsp_requests_are_answered_by_the_fixture_responder_format() {
         assert!(text.contains("Serial Number: 1000"), "{text}");
     }
 }
+
+#[test]
+fn ocsp_decides_tells_a_fetcher_whether_it_still_needs_the_crl() {
+    use notation_verifier::revocation::ocsp_decides;
+    let (root, at) = (cert("root.pem"), fresh());
+    let good = cert("good.pem");
+    assert!(ocsp_decides(&data("ocsp-good.der"), &good, &root, at));
+    assert!(ocsp_decides(
+        &data("ocsp-revoked.der"),
+        &cert("revoked.pem"),
+        &root,
+        at
+    ));
+    assert!(!ocsp_decides(
+        &data("ocsp-unknown.der"),
+        &cert("unknown.pem"),
+        &root,
+        at
+    ));
+    // About another certificate, stale, or garbage: no decision.
+    assert!(!ocsp_decides(&data("ocsp-revoked.der"), &good, &root, at));
+    assert!(!ocsp_decides(
+        &data("ocsp-good.der"),
+        &good,
+        &root,
+        at + Duration::days(40)
+    ));
+    assert!(!ocsp_decides(b"junk", &good, &root, at));
+}

@@ -8,6 +8,7 @@ pub mod layout;
 pub mod pki;
 pub mod publish;
 pub mod registry;
+pub mod revocation;
 pub mod signer;
 pub mod tsa;
 

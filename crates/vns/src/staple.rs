@@ -34,8 +34,14 @@ pub fn http_client() -> reqwest::Client {
 
 /// Certificate pairs (certificate, issuer) whose status a verifier checks:
 /// the signing chain without its root, and the TSA certificates the token
-/// carries (their issuer must be in the token too).
-fn pairs(media_type: &str, bytes: &[u8]) -> Result<Vec<(Certificate, Certificate)>, String> {
+/// carries (their issuer must be in the token too). A TSA certificate that
+/// names revocation sources but whose issuer the token lacks cannot be
+/// asked about: it is reported in `problems`.
+fn pairs(
+    media_type: &str,
+    bytes: &[u8],
+    problems: &mut Vec<String>,
+) -> Result<Vec<(Certificate, Certificate)>, String> {
     let env = envelope::parse_and_verify(media_type, bytes).map_err(|e| e.message)?;
     let mut pairs: Vec<(Certificate, Certificate)> = env
         .chain
@@ -51,6 +57,12 @@ fn pairs(media_type: &str, bytes: &[u8]) -> Result<Vec<(Certificate, Certificate
                 .find(|i| i.der() != c.der() && i.raw_subject() == c.raw_issuer())
             {
                 pairs.push((c.clone(), issuer.clone()));
+            } else if c.raw_subject() != c.raw_issuer() && c.has_revocation_sources() {
+                problems.push(format!(
+                    "{}: the timestamp token does not carry its issuer \"{}\", so its OCSP/CRL status cannot be requested",
+                    c.subject(),
+                    c.issuer()
+                ));
             }
         }
     }
@@ -88,26 +100,15 @@ async fn fetch(
 
 fn ocsp_is_definite(der: &[u8], cert: &Certificate, issuer: &Certificate) -> bool {
     // Definite = the verifier would decide good or revoked with it now.
-    let material = notation_verifier::revocation::RevocationMaterial {
-        crls: vec![],
-        ocsp_responses: vec![der.to_vec()],
-    };
-    let status = notation_verifier::revocation::check_chain(
-        &[cert.clone(), issuer.clone()],
-        notation_verifier::revocation::Purpose::CodeSigning,
-        &material,
-        chrono::Utc::now(),
-        None,
-    );
-    !matches!(
-        status,
-        notation_verifier::revocation::RevocationStatus::Unknown { .. }
-    )
+    // (Not `check_chain` on `[cert, issuer]`: that validates the pair as a
+    // whole code-signing chain ending in a root, which an intermediate
+    // issuer, a CA certificate or a TSA certificate never is.)
+    notation_verifier::revocation::ocsp_decides(der, cert, issuer, chrono::Utc::now())
 }
 
 pub async fn staple(client: &reqwest::Client, media_type: &str, envelope: &[u8]) -> Stapled {
     let mut out = Stapled::default();
-    let pairs = match pairs(media_type, envelope) {
+    let pairs = match pairs(media_type, envelope, &mut out.problems) {
         Ok(p) => p,
         Err(e) => {
             out.problems
