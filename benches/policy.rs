@@ -31,10 +31,13 @@ fn read(p: &Path) -> Vec<u8> {
 
 fn policy_wasm() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    [root.join("policy.wasm"), root.join("target/wasm32-wasip1/release/verify_notation_signatures.wasm")]
-        .into_iter()
-        .find(|p| p.exists())
-        .expect("build the policy first: make policy.wasm")
+    [
+        root.join("policy.wasm"),
+        root.join("target/wasm32-wasip1/release/verify_notation_signatures.wasm"),
+    ]
+    .into_iter()
+    .find(|p| p.exists())
+    .expect("build the policy first: make policy.wasm")
 }
 
 /// The same answers for the native run of the policy code.
@@ -46,18 +49,24 @@ struct MapRegistry {
 
 impl Registry for MapRegistry {
     fn manifest_digest(&self, reference: &str) -> Result<String, HostError> {
-        self.digests.get(reference).cloned().ok_or_else(|| HostError {
-            operation: "oci/v1/manifest_digest",
-            reference: reference.into(),
-            message: "manifest unknown".into(),
-        })
+        self.digests
+            .get(reference)
+            .cloned()
+            .ok_or_else(|| HostError {
+                operation: "oci/v1/manifest_digest",
+                reference: reference.into(),
+                message: "manifest unknown".into(),
+            })
     }
     fn oci_manifest(&self, reference: &str) -> Result<Value, HostError> {
-        self.manifests.get(reference).cloned().ok_or_else(|| HostError {
-            operation: "oci/v1/oci_manifest",
-            reference: reference.into(),
-            message: "manifest unknown".into(),
-        })
+        self.manifests
+            .get(reference)
+            .cloned()
+            .ok_or_else(|| HostError {
+                operation: "oci/v1/oci_manifest",
+                reference: reference.into(),
+                message: "manifest unknown".into(),
+            })
     }
 }
 
@@ -69,26 +78,47 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Self {
-        Fixture { memory: Arc::new(MemoryBackend::new()), native: MapRegistry::default() }
+        Fixture {
+            memory: Arc::new(MemoryBackend::new()),
+            native: MapRegistry::default(),
+        }
     }
 
     /// `repo:v1` -> `descriptor`, with a bundle of `envelopes`.
     fn image(&mut self, repo: &str, descriptor: &Descriptor, envelopes: &[(&str, Vec<u8>)]) {
         let layers: Vec<_> = envelopes
             .iter()
-            .map(|(mt, e)| bundle::layer_for(mt, e.clone(), "sha256:5555555555555555555555555555555555555555555555555555555555555555", None))
+            .map(|(mt, e)| {
+                bundle::layer_for(
+                    mt,
+                    e.clone(),
+                    "sha256:5555555555555555555555555555555555555555555555555555555555555555",
+                    None,
+                )
+            })
             .collect();
         let manifest = bundle::build_manifest(descriptor, &layers, Utc::now());
-        let tag = format!("{repo}:{}", bundle::bundle_tag(&descriptor.digest).expect("tag"));
-        self.memory.set_digest(&format!("{repo}:v1"), &descriptor.digest).expect("digest");
+        let tag = format!(
+            "{repo}:{}",
+            bundle::bundle_tag(&descriptor.digest).expect("tag")
+        );
+        self.memory
+            .set_digest(&format!("{repo}:v1"), &descriptor.digest)
+            .expect("digest");
         self.memory.put_manifest(&tag, &manifest).expect("bundle");
-        self.native.digests.insert(format!("{repo}:v1"), descriptor.digest.clone());
+        self.native
+            .digests
+            .insert(format!("{repo}:v1"), descriptor.digest.clone());
         self.native.manifests.insert(tag, manifest);
     }
 }
 
 fn request(images: &[String]) -> Value {
-    let containers: Vec<Value> = images.iter().enumerate().map(|(i, im)| json!({"name": format!("c{i}"), "image": im})).collect();
+    let containers: Vec<Value> = images
+        .iter()
+        .enumerate()
+        .map(|(i, im)| json!({"name": format!("c{i}"), "image": im}))
+        .collect();
     json!({
         "uid": "1", "kind": {"group": "", "version": "v1", "kind": "Pod"},
         "resource": {"group": "", "version": "v1", "resource": "pods"},
@@ -145,7 +175,8 @@ fn native_eval(reg: &MapRegistry, req: &Value, s: &Value) -> Duration {
 
 /// Criterion's mean for `verify/<name>`, if `cargo bench -p notation-verifier` ran.
 fn criterion_ns(name: &str) -> Option<f64> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("target/criterion/verify/{name}/new/estimates.json"));
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("target/criterion/verify/{name}/new/estimates.json"));
     let v: Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
     v["mean"]["point_estimate"].as_f64()
 }
@@ -154,7 +185,18 @@ fn criterion_ns(name: &str) -> Option<f64> {
 fn openssl_verify_us() -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
     let Ok(o) = std::process::Command::new("openssl")
-        .args(["speed", "-seconds", "1", "-mr", "rsa2048", "rsa3072", "rsa4096", "ecdsap256", "ecdsap384", "ecdsap521"])
+        .args([
+            "speed",
+            "-seconds",
+            "1",
+            "-mr",
+            "rsa2048",
+            "rsa3072",
+            "rsa4096",
+            "ecdsap256",
+            "ecdsap384",
+            "ecdsap521",
+        ])
         .output()
     else {
         return out;
@@ -165,7 +207,11 @@ fn openssl_verify_us() -> BTreeMap<String, f64> {
         if f.len() >= 5 && (f[0] == "+F2" || f[0] == "+F4") {
             // the last field is verifications per second
             if let Ok(per_second) = f[4].parse::<f64>() {
-                let key = if f[0] == "+F2" { format!("rsa{}", f[2]) } else { format!("ecdsap{}", f[2]) };
+                let key = if f[0] == "+F2" {
+                    format!("rsa{}", f[2])
+                } else {
+                    format!("ecdsap{}", f[2])
+                };
                 if per_second > 0.0 {
                     out.insert(key, 1e6 / per_second);
                 }
@@ -184,22 +230,73 @@ fn main() {
     let module_size = std::fs::metadata(&wasm).map(|m| m.len()).unwrap_or(0);
     let mut fixture = Fixture::new();
     let root = synthetic();
-    let descriptor: Descriptor = serde_json::from_slice(&read(&root.join("artifact/descriptor.json"))).expect("descriptor");
-    let ca = String::from_utf8(read(&root.join("truststore/x509/ca/synthetic-root/root.pem"))).expect("pem");
-    let tsa = String::from_utf8(read(&root.join("truststore/x509/tsa/synthetic-tsa/tsa-root.pem"))).expect("pem");
+    let descriptor: Descriptor =
+        serde_json::from_slice(&read(&root.join("artifact/descriptor.json"))).expect("descriptor");
+    let ca = String::from_utf8(read(
+        &root.join("truststore/x509/ca/synthetic-root/root.pem"),
+    ))
+    .expect("pem");
+    let tsa = String::from_utf8(read(
+        &root.join("truststore/x509/tsa/synthetic-tsa/tsa-root.pem"),
+    ))
+    .expect("pem");
     let cases = [
-        ("rsa2048-PS256", "valid/jws-rsa2048-PS256.jws", "rsa2048", false),
-        ("rsa3072-PS384", "valid/jws-rsa3072-PS384.jws", "rsa3072", false),
-        ("rsa4096-PS512", "valid/jws-rsa4096-PS512.jws", "rsa4096", false),
-        ("ecdsa-p256", "valid/jws-ec256-ES256.jws", "ecdsap256", false),
-        ("ecdsa-p384", "valid/jws-ec384-ES384.jws", "ecdsap384", false),
-        ("ecdsa-p521", "valid/jws-ec521-ES512.jws", "ecdsap521", false),
-        ("timestamped-jws", "timestamp/jws-ts-valid-leaf.jws", "rsa2048", true),
+        (
+            "rsa2048-PS256",
+            "valid/jws-rsa2048-PS256.jws",
+            "rsa2048",
+            false,
+        ),
+        (
+            "rsa3072-PS384",
+            "valid/jws-rsa3072-PS384.jws",
+            "rsa3072",
+            false,
+        ),
+        (
+            "rsa4096-PS512",
+            "valid/jws-rsa4096-PS512.jws",
+            "rsa4096",
+            false,
+        ),
+        (
+            "ecdsa-p256",
+            "valid/jws-ec256-ES256.jws",
+            "ecdsap256",
+            false,
+        ),
+        (
+            "ecdsa-p384",
+            "valid/jws-ec384-ES384.jws",
+            "ecdsap384",
+            false,
+        ),
+        (
+            "ecdsa-p521",
+            "valid/jws-ec521-ES512.jws",
+            "ecdsap521",
+            false,
+        ),
+        (
+            "timestamped-jws",
+            "timestamp/jws-ts-valid-leaf.jws",
+            "rsa2048",
+            true,
+        ),
     ];
     for (name, file, _, _) in &cases {
-        fixture.image(&format!("registry.example.com/bench/{}", name.to_lowercase()), &descriptor, &[("application/jose+json", read(&root.join("envelopes").join(file)))]);
+        fixture.image(
+            &format!("registry.example.com/bench/{}", name.to_lowercase()),
+            &descriptor,
+            &[(
+                "application/jose+json",
+                read(&root.join("envelopes").join(file)),
+            )],
+        );
     }
-    let host = PolicyHost::load(&wasm).expect("load").with_backend(fixture.memory.clone());
+    let host = PolicyHost::load(&wasm)
+        .expect("load")
+        .with_backend(fixture.memory.clone());
     let openssl = openssl_verify_us();
     let plain = settings(std::slice::from_ref(&ca), None);
     let stamped = settings(std::slice::from_ref(&ca), Some(tsa));
@@ -209,8 +306,12 @@ fn main() {
     // The first native evaluation in this process pays one-time
     // initialisation, as every wasm evaluation does (fresh instance).
     let first_native = {
-        let image = format!("registry.example.com/bench/rsa2048-ps256@{}", descriptor.digest);
-        let payload = serde_json::to_vec(&json!({"request": request(&[image]), "settings": plain})).expect("payload");
+        let image = format!(
+            "registry.example.com/bench/rsa2048-ps256@{}",
+            descriptor.digest
+        );
+        let payload = serde_json::to_vec(&json!({"request": request(&[image]), "settings": plain}))
+            .expect("payload");
         let t = Instant::now();
         let r = verify_notation_signatures::validate_payload(&payload, &fixture.native, Utc::now());
         assert!(r.accepted, "{:?}", r.message);
@@ -218,17 +319,27 @@ fn main() {
     };
     let wasm_base = us(wasm_eval(&host, &empty, &plain));
     let native_base = us(native_eval(&fixture.native, &empty, &plain));
-    let mem_empty = PolicyHost::load_with(&wasm, &HostOptions { measure_memory: true, ..Default::default() })
-        .expect("load")
-        .validate(&empty, &plain)
-        .expect("evaluation")
-        .peak_memory_bytes;
+    let mem_empty = PolicyHost::load_with(
+        &wasm,
+        &HostOptions {
+            measure_memory: true,
+            ..Default::default()
+        },
+    )
+    .expect("load")
+    .validate(&empty, &plain)
+    .expect("evaluation")
+    .peak_memory_bytes;
 
     println!("## Verification per algorithm (3-certificate chain)\n");
     println!("| case | native verify µs (criterion) | openssl verify µs | native / openssl | wasm eval µs | native eval µs | wasm / native | wasm verify µs (eval − empty eval) | wasm verify / openssl |");
     println!("|---|---|---|---|---|---|---|---|---|");
     for (name, _, primitive, timestamped) in &cases {
-        let image = format!("registry.example.com/bench/{}@{}", name.to_lowercase(), descriptor.digest);
+        let image = format!(
+            "registry.example.com/bench/{}@{}",
+            name.to_lowercase(),
+            descriptor.digest
+        );
         let s = if *timestamped { &stamped } else { &plain };
         let req = request(std::slice::from_ref(&image));
         let w = us(wasm_eval(&host, &req, s));
@@ -257,39 +368,102 @@ fn main() {
     let rsa2048 = read(&root.join("envelopes/valid/jws-rsa2048-PS256.jws"));
     let rsa3072 = read(&root.join("envelopes/valid/jws-rsa3072-PS384.jws"));
     for i in 0..20 {
-        pods.image(&format!("registry.example.com/pod/app{i}"), &descriptor, &[("application/jose+json", rsa2048.clone())]);
-        pods.image(&format!("registry.example.com/pod3072/app{i}"), &descriptor, &[("application/jose+json", rsa3072.clone())]);
+        pods.image(
+            &format!("registry.example.com/pod/app{i}"),
+            &descriptor,
+            &[("application/jose+json", rsa2048.clone())],
+        );
+        pods.image(
+            &format!("registry.example.com/pod3072/app{i}"),
+            &descriptor,
+            &[("application/jose+json", rsa3072.clone())],
+        );
     }
     let mut chains = vec![ca.clone()];
     let target = descriptor.clone();
     for i in 0..5 {
-        let pki = testkit::pki::TestPki::builder(testkit::pki::KeyKind::Rsa3072).name(&format!("bench-chain-{i}")).build().expect("pki");
-        let env = testkit::signer::sign_jws(&pki.credentials(), &target, &testkit::signer::SignOptions::at(Utc::now())).expect("sign");
+        let pki = testkit::pki::TestPki::builder(testkit::pki::KeyKind::Rsa3072)
+            .name(&format!("bench-chain-{i}"))
+            .build()
+            .expect("pki");
+        let env = testkit::signer::sign_jws(
+            &pki.credentials(),
+            &target,
+            &testkit::signer::SignOptions::at(Utc::now()),
+        )
+        .expect("sign");
         chains.push(pki.root_pem().to_string());
-        pods.image(&format!("registry.example.com/chains/app{i}"), &descriptor, &[("application/jose+json", env)]);
+        pods.image(
+            &format!("registry.example.com/chains/app{i}"),
+            &descriptor,
+            &[("application/jose+json", env)],
+        );
     }
-    let pod_host = PolicyHost::load(&wasm).expect("load").with_backend(pods.memory.clone());
-    let mem_host = PolicyHost::load_with(&wasm, &HostOptions { measure_memory: true, ..Default::default() })
+    let pod_host = PolicyHost::load(&wasm)
         .expect("load")
         .with_backend(pods.memory.clone());
+    let mem_host = PolicyHost::load_with(
+        &wasm,
+        &HostOptions {
+            measure_memory: true,
+            ..Default::default()
+        },
+    )
+    .expect("load")
+    .with_backend(pods.memory.clone());
     let all = settings(&chains, None);
     println!("## The policy end to end (warm host, fresh instance per request)\n");
-    println!("| Pod | wasm ms per evaluation | native ms | peak guest memory MiB | registry calls |");
+    println!(
+        "| Pod | wasm ms per evaluation | native ms | peak guest memory MiB | registry calls |"
+    );
     println!("|---|---|---|---|---|");
     let rows: Vec<(String, Vec<String>)> = vec![
-        ("1 image (RSA-2048)".into(), (0..1).map(|i| format!("registry.example.com/pod/app{i}:v1")).collect()),
-        ("5 images, one RSA-2048 chain".into(), (0..5).map(|i| format!("registry.example.com/pod/app{i}:v1")).collect()),
-        ("20 images, one RSA-2048 chain".into(), (0..20).map(|i| format!("registry.example.com/pod/app{i}:v1")).collect()),
-        ("5 images, one RSA-3072 chain".into(), (0..5).map(|i| format!("registry.example.com/pod3072/app{i}:v1")).collect()),
-        ("5 images, 5 RSA-3072 chains".into(), (0..5).map(|i| format!("registry.example.com/chains/app{i}:v1")).collect()),
+        (
+            "1 image (RSA-2048)".into(),
+            (0..1)
+                .map(|i| format!("registry.example.com/pod/app{i}:v1"))
+                .collect(),
+        ),
+        (
+            "5 images, one RSA-2048 chain".into(),
+            (0..5)
+                .map(|i| format!("registry.example.com/pod/app{i}:v1"))
+                .collect(),
+        ),
+        (
+            "20 images, one RSA-2048 chain".into(),
+            (0..20)
+                .map(|i| format!("registry.example.com/pod/app{i}:v1"))
+                .collect(),
+        ),
+        (
+            "5 images, one RSA-3072 chain".into(),
+            (0..5)
+                .map(|i| format!("registry.example.com/pod3072/app{i}:v1"))
+                .collect(),
+        ),
+        (
+            "5 images, 5 RSA-3072 chains".into(),
+            (0..5)
+                .map(|i| format!("registry.example.com/chains/app{i}:v1"))
+                .collect(),
+        ),
     ];
     for (label, images) in rows {
         let req = request(&images);
         let w = wasm_eval(&pod_host, &req, &all);
         let n = native_eval(&pods.native, &req, &all);
         let e = mem_host.validate(&req, &all).expect("evaluation");
-        let peak = e.peak_memory_bytes.map(|b| format!("{:.1}", b as f64 / 1048576.0)).unwrap_or_else(|| "n/a".into());
-        println!("| {label} | {:.2} | {:.2} | {peak} | {} |", us(w) / 1000.0, us(n) / 1000.0, e.registry_calls().len());
+        let peak = e
+            .peak_memory_bytes
+            .map(|b| format!("{:.1}", b as f64 / 1048576.0))
+            .unwrap_or_else(|| "n/a".into());
+        println!(
+            "| {label} | {:.2} | {:.2} | {peak} | {} |",
+            us(w) / 1000.0,
+            us(n) / 1000.0,
+            e.registry_calls().len()
+        );
     }
     println!("\nPolicy module: {} ({:.2} MiB). Registry round trips per tag reference on a cold host: 2 (digest, bundle); per digest reference: 1.", wasm.display(), module_size as f64 / 1048576.0);
 }
