@@ -383,7 +383,7 @@ fn main() {
     let target = descriptor.clone();
     for i in 0..5 {
         let pki = testkit::pki::TestPki::builder(testkit::pki::KeyKind::Rsa3072)
-            .name(&format!("bench-chain-{i}"))
+            .name(format!("bench-chain-{i}"))
             .build()
             .expect("pki");
         let env = testkit::signer::sign_jws(

@@ -21,6 +21,56 @@ pub enum ChainError {
     Invalid(String),
 }
 
+/// Results of code-signing chain validation, keyed by the chain's bytes,
+/// for one request: a pipeline key signs many images, and only the payload
+/// signature differs between them, so the chain is checked once. Owned by
+/// the caller (a [`crate::verify::Verifier`]); nothing global.
+#[derive(Default)]
+pub struct ChainCache {
+    results: std::sync::Mutex<std::collections::HashMap<[u8; 32], Result<(), ChainError>>>,
+}
+
+impl std::fmt::Debug for ChainCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChainCache")
+    }
+}
+
+impl Clone for ChainCache {
+    /// A clone starts empty: results belong to the request that made them.
+    fn clone(&self) -> Self {
+        ChainCache::default()
+    }
+}
+
+/// Bounds the cache on hostile input (many distinct chains).
+const MAX_CACHED_CHAINS: usize = 256;
+
+impl ChainCache {
+    /// [`validate_code_signing_chain`], remembered per distinct chain.
+    pub fn validate_code_signing_chain(&self, chain: &[Certificate]) -> Result<(), ChainError> {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        for cert in chain {
+            hasher.update((cert.der().len() as u64).to_be_bytes());
+            hasher.update(cert.der());
+        }
+        let key: [u8; 32] = hasher.finalize().into();
+        if let Ok(results) = self.results.lock() {
+            if let Some(r) = results.get(&key) {
+                return r.clone();
+            }
+        }
+        let result = validate_code_signing_chain(chain);
+        if let Ok(mut results) = self.results.lock() {
+            if results.len() < MAX_CACHED_CHAINS {
+                results.insert(key, result.clone());
+            }
+        }
+        result
+    }
+}
+
 /// The longest chain accepted anywhere (bounded work on hostile input).
 pub const MAX_CHAIN_LENGTH: usize = 10;
 

@@ -65,6 +65,8 @@ pub struct VerificationInput<'a> {
 pub struct Verifier {
     pub policy: TrustPolicy,
     pub stores: TrustStores,
+    /// Chains already validated for this verifier's request.
+    pub chain_cache: crate::chain::ChainCache,
 }
 
 /// Formats times in messages as RFC 3339 UTC (`2022-07-29T23:59:00Z`).
@@ -74,7 +76,11 @@ fn fmt_time(t: DateTime<Utc>) -> String {
 
 impl Verifier {
     pub fn new(policy: TrustPolicy, stores: TrustStores) -> Self {
-        Self { policy, stores }
+        Self {
+            policy,
+            stores,
+            chain_cache: crate::chain::ChainCache::default(),
+        }
     }
 
     /// Verifies an artifact: the first signature that passes every enforced
@@ -162,7 +168,11 @@ impl Verifier {
             return run.finish();
         }
         // Integrity (always enforced): structure, signature, headers, chain shape.
-        let env = match envelope::parse_and_verify(sig.media_type, sig.envelope) {
+        let env = match envelope::parse_and_verify_cached(
+            sig.media_type,
+            sig.envelope,
+            Some(&self.chain_cache),
+        ) {
             Ok(env) => env,
             Err(e) => {
                 run.fail(ValidationKind::Integrity, e.reason, e.message);

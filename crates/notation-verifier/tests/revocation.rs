@@ -205,3 +205,19 @@ fn ocsp_decides_tells_a_fetcher_whether_it_still_needs_the_crl() {
     ));
     assert!(!ocsp_decides(b"junk", &good, &root, at));
 }
+
+#[test]
+fn the_chain_cache_answers_exactly_as_direct_validation() {
+    use notation_verifier::chain::{validate_code_signing_chain, ChainCache};
+    let cache = ChainCache::default();
+    let good = chain("good.pem");
+    let reordered = vec![cert("root.pem"), cert("good.pem")];
+    for c in [&good, &reordered, &good, &reordered] {
+        assert_eq!(
+            cache.validate_code_signing_chain(c),
+            validate_code_signing_chain(c)
+        );
+    }
+    assert!(cache.validate_code_signing_chain(&good).is_ok());
+    assert!(cache.validate_code_signing_chain(&reordered).is_err());
+}

@@ -25,7 +25,10 @@ const LABEL_X5CHAIN: i64 = 33;
 /// them in `crit` (§d.2 REC).
 const RESERVED_LABELS: std::ops::RangeInclusive<i64> = 0..=8;
 
-pub fn parse_and_verify(bytes: &[u8]) -> Result<VerifiedEnvelope, EnvelopeError> {
+pub fn parse_and_verify(
+    bytes: &[u8],
+    cache: Option<&crate::chain::ChainCache>,
+) -> Result<VerifiedEnvelope, EnvelopeError> {
     let sign1 = decode_sign1(bytes)?;
     let protected_item = protected_map(sign1.protected)?;
     let protected = header_map(&protected_item, "protected")?;
@@ -39,19 +42,22 @@ pub fn parse_and_verify(bytes: &[u8]) -> Result<VerifiedEnvelope, EnvelopeError>
         )));
     }
 
-    super::finish(Parts {
-        media_type: MEDIA_TYPE_COSE,
-        algorithm,
-        // go-cose requires salt length == hash length (§e).
-        salt: PssSalt::HashLength,
-        headers: notary,
-        chain: extras.chain.into_iter().map(Into::into).collect(),
-        signed_message: sig_structure(sign1.protected, sign1.payload),
-        signature: sign1.signature.to_vec(),
-        payload: sign1.payload.into(),
-        timestamp_token: extras.timestamp_token,
-        signing_agent: extras.signing_agent,
-    })
+    super::finish(
+        Parts {
+            media_type: MEDIA_TYPE_COSE,
+            algorithm,
+            // go-cose requires salt length == hash length (§e).
+            salt: PssSalt::HashLength,
+            headers: notary,
+            chain: extras.chain.into_iter().map(Into::into).collect(),
+            signed_message: sig_structure(sign1.protected, sign1.payload),
+            signature: sign1.signature.to_vec(),
+            payload: sign1.payload.into(),
+            timestamp_token: extras.timestamp_token,
+            signing_agent: extras.signing_agent,
+        },
+        cache,
+    )
 }
 
 /// The four members of a COSE_Sign1, borrowed from the input.

@@ -21,7 +21,10 @@ use super::headers::{self, NotaryHeaders, PluginValue};
 use super::{signer, EnvelopeError, Parts, VerifiedEnvelope, MEDIA_TYPE_JWS};
 use crate::crypto::{PssSalt, SignatureAlgorithm};
 
-pub fn parse_and_verify(bytes: &[u8]) -> Result<VerifiedEnvelope, EnvelopeError> {
+pub fn parse_and_verify(
+    bytes: &[u8],
+    cache: Option<&crate::chain::ChainCache>,
+) -> Result<VerifiedEnvelope, EnvelopeError> {
     let envelope: Flattened = serde_json::from_slice(bytes)
         .map_err(|e| EnvelopeError::malformed(format!("malformed JWS envelope: {e}")))?;
     let protected = decode_protected(&envelope.protected)?;
@@ -62,19 +65,22 @@ pub fn parse_and_verify(bytes: &[u8]) -> Result<VerifiedEnvelope, EnvelopeError>
     signed_message.push(b'.');
     signed_message.extend_from_slice(envelope.payload.as_bytes());
 
-    super::finish(Parts {
-        media_type: MEDIA_TYPE_JWS,
-        algorithm,
-        // golang-jwt accepts any PSS salt length (§e).
-        salt: PssSalt::AutoDetect,
-        headers: notary,
-        chain,
-        signed_message,
-        signature,
-        payload: payload.into(),
-        timestamp_token,
-        signing_agent: envelope.header.signing_agent,
-    })
+    super::finish(
+        Parts {
+            media_type: MEDIA_TYPE_JWS,
+            algorithm,
+            // golang-jwt accepts any PSS salt length (§e).
+            salt: PssSalt::AutoDetect,
+            headers: notary,
+            chain,
+            signed_message,
+            signature,
+            payload: payload.into(),
+            timestamp_token,
+            signing_agent: envelope.header.signing_agent,
+        },
+        cache,
+    )
 }
 
 /// `payload`, `protected` and `signature`: base64url without padding.

@@ -145,6 +145,16 @@ impl EnvelopeError {
 /// }
 /// ```
 pub fn parse_and_verify(media_type: &str, bytes: &[u8]) -> Result<VerifiedEnvelope, EnvelopeError> {
+    parse_and_verify_cached(media_type, bytes, None)
+}
+
+/// [`parse_and_verify`] that validates each distinct certificate chain once
+/// per `cache` (the verifier keeps one per request).
+pub fn parse_and_verify_cached(
+    media_type: &str,
+    bytes: &[u8],
+    cache: Option<&crate::chain::ChainCache>,
+) -> Result<VerifiedEnvelope, EnvelopeError> {
     if bytes.len() > MAX_ENVELOPE_SIZE {
         return Err(EnvelopeError::malformed(format!(
             "signature envelope is {} bytes, more than the limit of {MAX_ENVELOPE_SIZE} bytes",
@@ -152,8 +162,8 @@ pub fn parse_and_verify(media_type: &str, bytes: &[u8]) -> Result<VerifiedEnvelo
         )));
     }
     match media_type {
-        MEDIA_TYPE_JWS => jws::parse_and_verify(bytes),
-        MEDIA_TYPE_COSE => cose::parse_and_verify(bytes),
+        MEDIA_TYPE_JWS => jws::parse_and_verify(bytes, cache),
+        MEDIA_TYPE_COSE => cose::parse_and_verify(bytes, cache),
         other => Err(EnvelopeError::malformed(format!(
             "signature envelope format with media type \"{other}\" is not supported"
         ))),
@@ -180,7 +190,10 @@ pub(crate) struct Parts<'a> {
 /// The integrity steps both formats share, in order: chain parsing, `alg`
 /// bound to the leaf key and the signature, then (only once the signature
 /// holds) the payload and the chain shape.
-pub(crate) fn finish(parts: Parts<'_>) -> Result<VerifiedEnvelope, EnvelopeError> {
+pub(crate) fn finish(
+    parts: Parts<'_>,
+    cache: Option<&crate::chain::ChainCache>,
+) -> Result<VerifiedEnvelope, EnvelopeError> {
     let chain = signer::parse_chain(parts.chain.iter().map(|c| c.as_ref()))?;
     signer::verify_signature(
         &chain,
@@ -190,7 +203,7 @@ pub(crate) fn finish(parts: Parts<'_>) -> Result<VerifiedEnvelope, EnvelopeError
         parts.salt,
     )?;
     let payload = payload::parse_payload(&parts.payload)?;
-    signer::validate_chain(&chain)?;
+    signer::validate_chain(&chain, cache)?;
     let headers = parts.headers;
     Ok(VerifiedEnvelope {
         media_type: parts.media_type,

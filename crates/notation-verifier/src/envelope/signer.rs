@@ -79,9 +79,15 @@ pub(crate) fn verify_signature(
 }
 
 /// Chain shape (§f.1) without time checks.
-pub(crate) fn validate_chain(chain: &[Certificate]) -> Result<(), EnvelopeError> {
-    chain::validate_code_signing_chain(chain)
-        .map_err(|e| EnvelopeError::bad_chain(format!("invalid certificate chain: {e}")))
+pub(crate) fn validate_chain(
+    chain: &[Certificate],
+    cache: Option<&chain::ChainCache>,
+) -> Result<(), EnvelopeError> {
+    match cache {
+        Some(c) => c.validate_code_signing_chain(chain),
+        None => chain::validate_code_signing_chain(chain),
+    }
+    .map_err(|e| EnvelopeError::bad_chain(format!("invalid certificate chain: {e}")))
 }
 
 #[cfg(test)]
