@@ -6,6 +6,41 @@
 //! verdict is reproducible in a unit test and the same code runs natively
 //! (`vns`) and inside the Kubewarden policy (wasm32-wasip1).
 //!
+//! ```
+//! use chrono::{DateTime, Utc};
+//! use notation_verifier::revocation::RevocationMaterial;
+//! use notation_verifier::trust_policy::TrustPolicy;
+//! use notation_verifier::trust_store::{TrustStores, TrustStoresPem};
+//! use notation_verifier::{Descriptor, Limits, Signature, VerificationInput, Verifier};
+//!
+//! let policy = TrustPolicy::from_json(r#"{"version": "1.0", "trustPolicies": [{
+//!     "name": "prod", "registryScopes": ["registry.example.com/app"],
+//!     "signatureVerification": {"level": "strict"},
+//!     "trustStores": ["ca:acme"], "trustedIdentities": ["*"]}]}"#)?;
+//! // In real use the `ca` store "acme" holds the signer's root (PEM).
+//! let stores = TrustStores::from_pem(&TrustStoresPem::default())?;
+//! let verifier = Verifier::new(policy, stores);
+//! let artifact = Descriptor {
+//!     media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+//!     digest: "sha256:f20c43161d73848408ef247f0ec7111b19fe58ffebc0cbcaa0d2c8bda4967268".into(),
+//!     size: 246,
+//! };
+//! let envelope = br#"{"not": "a signature"}"#;
+//! let verdict = verifier.verify(&VerificationInput {
+//!     repository: "registry.example.com/app",
+//!     descriptor: &artifact,
+//!     signatures: &[Signature { media_type: "application/jose+json", envelope }],
+//!     time: DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap(),
+//!     revocation: &RevocationMaterial::default(),
+//!     limits: Limits::default(),
+//! });
+//! // No signature verified: the verdict says why, with a stable reason code.
+//! assert!(!verdict.is_success());
+//! let failure = verdict.failure.unwrap();
+//! println!("{}: {}", failure.reason, failure.message);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! Module map (one job each):
 //! - [`crypto`]: public keys and the signature primitives Notation allows.
 //! - [`cert`]: a parsed X.509 certificate with the accessors the rules need.
