@@ -7,7 +7,7 @@ WASM_OPT := $(shell command -v wasm-opt 2>/dev/null)
 REGISTRY ?= ghcr.io/verify-notation-signatures/policies/verify-notation-signatures
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
-.PHONY: all build annotate test unit e2e fmt lint publish bench demo setup clean
+.PHONY: all build annotate test unit e2e fmt lint publish bench demo setup clean fuzz
 
 all: build
 
@@ -62,6 +62,21 @@ publish: annotated-policy.wasm
 # and its bundle, and evaluate admission requests against it.
 demo: setup policy.wasm
 	bash scripts/demo.sh policy.wasm
+
+# Each fuzz target for FUZZ_SECONDS, seeded from the Notation vectors (needs cargo-fuzz).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := jws_envelope cose_envelope certificate_chain timestamp_token revocation_material trust_policy policy_settings bundle_manifest policy_validate
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t; \
+	  case $$t in jws_envelope) find ../shared/testdata/notation -name '*.jws' -o -name '*.sig' | xargs -I{} cp {} fuzz/corpus/$$t/ ;; \
+	    cose_envelope) find ../shared/testdata/notation -name '*.cose' -o -name '*.sig' | xargs -I{} cp {} fuzz/corpus/$$t/ ;; \
+	    certificate_chain) find ../shared/testdata/notation -name '*.pem' -o -name '*.crt' -o -name '*.cer' | xargs -I{} cp {} fuzz/corpus/$$t/ ;; \
+	    timestamp_token) find ../shared/testdata/notation -name '*.p7s' -o -name '*.tsq' -o -name '*.tsr' | xargs -I{} cp {} fuzz/corpus/$$t/ ;; \
+	    trust_policy|policy_settings) find ../shared/testdata/notation* -name '*.json' | xargs -I{} cp {} fuzz/corpus/$$t/ ;; \
+	  esac; \
+	  (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048) || exit 1; \
+	done
 
 clean:
 	cargo clean
