@@ -134,6 +134,31 @@ pub(crate) fn signer_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }
 
+/// A progress bar on stderr, or a hidden one (JSON output, tests).
+pub(crate) fn progress_bar(len: usize, visible: bool) -> indicatif::ProgressBar {
+    let bar = if visible {
+        indicatif::ProgressBar::new(len as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// The settings file, or the usage exit code after saying what is wrong.
+fn load_settings(
+    path: &std::path::Path,
+) -> Result<notation_verifier::settings::ValidatedSettings, ExitCode> {
+    settings_file::load(path).map_err(|e| {
+        eprintln!("vns: {e}");
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
 fn registries_of(refs: &[String]) -> Vec<String> {
     refs.iter()
         .filter_map(|r| ImageRef::parse(r).ok())
@@ -344,12 +369,9 @@ async fn run(cli: Cli) -> ExitCode {
             fail_on,
             output,
         } => {
-            let settings = match settings_file::load(settings) {
+            let settings = match load_settings(settings) {
                 Ok(s) => s,
-                Err(e) => {
-                    eprintln!("vns: {e}");
-                    return ExitCode::from(EXIT_USAGE);
-                }
+                Err(code) => return code,
             };
             let images = match scan_inputs(images_file.as_deref(), manifests.as_deref()) {
                 Ok(i) => i,
@@ -382,12 +404,9 @@ async fn run(cli: Cli) -> ExitCode {
             settings,
             output,
         } => {
-            let settings = match settings_file::load(settings) {
+            let settings = match load_settings(settings) {
                 Ok(s) => s,
-                Err(e) => {
-                    eprintln!("vns: {e}");
-                    return ExitCode::from(EXIT_USAGE);
-                }
+                Err(code) => return code,
             };
             let registry = Registry::new(opts, &registries_of(images));
             let now = chrono::Utc::now();

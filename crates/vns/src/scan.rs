@@ -8,7 +8,6 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
-use indicatif::{ProgressBar, ProgressStyle};
 use notation_verifier::bundle;
 use notation_verifier::reference::ImageRef;
 use notation_verifier::settings::{ExceptionMatch, ValidatedSettings};
@@ -273,16 +272,7 @@ pub async fn scan(
     window_days: i64,
     progress: bool,
 ) -> Vec<ScanRow> {
-    let bar = if progress {
-        ProgressBar::new(images.len() as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    if let Ok(style) =
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}")
-    {
-        bar.set_style(style);
-    }
+    let bar = crate::progress_bar(images.len(), progress);
     let now = Utc::now();
     let mut rows = Vec::with_capacity(images.len());
     for image in images {

@@ -3,7 +3,6 @@
 //! tag-schema tags are not images and are skipped.
 
 use futures_util::stream::{self, StreamExt};
-use indicatif::{ProgressBar, ProgressStyle};
 use notation_verifier::bundle::TAG_SUFFIX;
 use notation_verifier::reference::ImageRef;
 use serde::Serialize;
@@ -60,16 +59,7 @@ pub async fn sync(
     progress: bool,
     options: AttachOptions,
 ) -> Summary {
-    let bar = if progress {
-        ProgressBar::new(images.len() as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    if let Ok(style) =
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}")
-    {
-        bar.set_style(style);
-    }
+    let bar = crate::progress_bar(images.len(), progress);
     let results: Vec<(String, Result<AttachOutcome, String>)> = stream::iter(images)
         .map(|image| {
             let bar = bar.clone();
