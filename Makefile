@@ -35,6 +35,14 @@ annotated-policy.wasm: policy.wasm policy-metadata/metadata.yml README.md
 
 annotate: annotated-policy.wasm
 
+# Artifact Hub package metadata, from policy-metadata/ (kwctl when installed).
+artifacthub-pkg.yml: policy-metadata/metadata.yml policy-metadata/questions-ui.yml
+ifneq ($(KWCTL),)
+	kwctl scaffold artifacthub -m policy-metadata/metadata.yml -q policy-metadata/questions-ui.yml -o artifacthub-pkg.yml
+else
+	python3 scripts/artifacthub.py
+endif
+
 fmt:
 	cargo fmt --all -- --check
 
