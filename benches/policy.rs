@@ -334,6 +334,8 @@ fn main() {
     println!("## Verification per algorithm (3-certificate chain)\n");
     println!("| case | native verify µs (criterion) | openssl verify µs | native / openssl | wasm eval µs | native eval µs | wasm / native | wasm verify µs (eval − empty eval) | wasm verify / openssl |");
     println!("|---|---|---|---|---|---|---|---|---|");
+    let mut worst_vs_openssl: f64 = 0.0;
+    let mut worst_wasm_native: f64 = 0.0;
     for (name, _, primitive, timestamped) in &cases {
         let image = format!(
             "registry.example.com/bench/{}@{}",
@@ -352,6 +354,10 @@ fn main() {
             _ => "n/a".into(),
         };
         let wasm_verify = w - wasm_base;
+        if let Some(o) = ossl.filter(|_| !*timestamped) {
+            worst_vs_openssl = worst_vs_openssl.max(wasm_verify / o);
+        }
+        worst_wasm_native = worst_wasm_native.max(w / n);
         println!(
             "| {name} | {} | {} | {} | {w:.0} | {n:.0} | {:.1}x | {wasm_verify:.0} | {} |",
             fmt(crit),
@@ -449,6 +455,8 @@ fn main() {
                 .collect(),
         ),
     ];
+    let mut pod_ms: BTreeMap<String, f64> = BTreeMap::new();
+    let mut peak_mib: f64 = 0.0;
     for (label, images) in rows {
         let req = request(&images);
         let w = wasm_eval(&pod_host, &req, &all);
@@ -464,6 +472,56 @@ fn main() {
             us(n) / 1000.0,
             e.registry_calls().len()
         );
+        pod_ms.insert(label.clone(), us(w) / 1000.0);
+        peak_mib = peak_mib.max(e.peak_memory_bytes.unwrap_or(0) as f64 / 1048576.0);
     }
     println!("\nPolicy module: {} ({:.2} MiB). Registry round trips per tag reference on a cold host: 2 (digest, bundle); per digest reference: 1.", wasm.display(), module_size as f64 / 1048576.0);
+
+    // The budgets of the performance issue, each with its margin.
+    let module_mib = module_size as f64 / 1048576.0;
+    let budgets = [
+        (
+            "verify in wasm vs openssl (worst algorithm)",
+            worst_vs_openssl,
+            10.0,
+            "x",
+        ),
+        (
+            "wasm / native, same evaluation (worst case)",
+            worst_wasm_native,
+            3.0,
+            "x",
+        ),
+        (
+            "Pod, 5 images, one RSA-3072 chain",
+            pod_ms
+                .get("5 images, one RSA-3072 chain")
+                .copied()
+                .unwrap_or(f64::NAN),
+            5.0,
+            " ms",
+        ),
+        (
+            "Pod, 5 images, 5 RSA-3072 chains",
+            pod_ms
+                .get("5 images, 5 RSA-3072 chains")
+                .copied()
+                .unwrap_or(f64::NAN),
+            10.0,
+            " ms",
+        ),
+        ("policy module size", module_mib, 4.0, " MiB"),
+        ("peak guest memory", peak_mib, 32.0, " MiB"),
+    ];
+    println!("\n## Budgets\n");
+    println!("| budget | measured | limit | verdict |");
+    println!("|---|---|---|---|");
+    for (what, value, limit, unit) in budgets {
+        let verdict = if value <= limit {
+            "met".to_string()
+        } else {
+            format!("missed by {:.1}x", value / limit)
+        };
+        println!("| {what} | {value:.1}{unit} | {limit:.0}{unit} | {verdict} |");
+    }
 }
