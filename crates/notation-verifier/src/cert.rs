@@ -367,8 +367,18 @@ impl Certificate {
         let mut rest = bytes;
         while !rest.is_empty() {
             let len = der_element_len(rest).map_err(|e| CertError::Malformed(e.to_string()))?;
-            certs.push(Self::from_der(&rest[..len])?);
-            rest = &rest[len..];
+            // The header's length is untrusted: it may point past the input.
+            let (element, remainder) = match (rest.get(..len), rest.get(len..)) {
+                (Some(e), Some(r)) => (e, r),
+                _ => {
+                    return Err(CertError::Malformed(format!(
+                        "a DER element claims {len} bytes but only {} remain",
+                        rest.len()
+                    )))
+                }
+            };
+            certs.push(Self::from_der(element)?);
+            rest = remainder;
         }
         if certs.is_empty() {
             return Err(CertError::Empty("empty input".into()));
@@ -642,6 +652,13 @@ mod tests {
             Certificate::parse_pem_bundle("no pem here"),
             Err(CertError::Empty(_))
         ));
+    }
+
+    #[test]
+    fn a_der_length_past_the_input_is_an_error() {
+        // SEQUENCE claiming 0x70 bytes with 2 present (the upstream "invalid" file).
+        let err = Certificate::parse_pem_or_der(&[0x30, 0x70, 0x02, 0x01]).unwrap_err();
+        assert!(matches!(err, CertError::Malformed(m) if m.contains("claims")));
     }
 
     #[test]
