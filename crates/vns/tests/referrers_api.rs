@@ -43,10 +43,11 @@ fn manifest_response(bytes: Vec<u8>) -> Response {
     }
 }
 
+/// PUT requests received: path and body.
+type Recorded = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
 /// Replays `routes` (method + path, query ignored); records PUT bodies.
-fn serve(
-    routes: BTreeMap<(String, String), Response>,
-) -> (String, Arc<Mutex<Vec<(String, Vec<u8>)>>>) {
+fn serve(routes: BTreeMap<(String, String), Response>) -> (String, Recorded) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap().to_string();
     let puts = Arc::new(Mutex::new(Vec::new()));
