@@ -11,9 +11,7 @@ use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
 use der::asn1::{ObjectIdentifier, OctetString};
-use der::{Decode, Encode, Sequence};
-use x509_cert::ext::pkix::name::GeneralNames;
-use x509_cert::serial_number::SerialNumber;
+use der::{Decode, Encode};
 use x509_cert::spki::AlgorithmIdentifierOwned;
 use x509_tsp::TstInfo;
 
@@ -47,7 +45,9 @@ impl VerifiedTimestamp {
     }
 }
 
-mod oid {
+/// Object identifiers of RFC 3161 / RFC 5652 / RFC 5035 (shared with the
+/// test TSA, which writes what this module reads).
+pub mod oid {
     use der::asn1::ObjectIdentifier as Oid;
     pub const SIGNED_DATA: Oid = Oid::new_unwrap("1.2.840.113549.1.7.2");
     pub const TST_INFO: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.1.4");
@@ -59,29 +59,40 @@ mod oid {
     pub const BASELINE_POLICY: Oid = Oid::new_unwrap("0.4.0.2023.1.1");
 }
 
-/// RFC 5035 ESSCertIDv2.
-#[derive(Clone, Debug, Sequence)]
-struct EssCertIdV2 {
-    #[asn1(optional = "true")]
-    hash_algorithm: Option<AlgorithmIdentifierOwned>,
-    cert_hash: OctetString,
-    #[asn1(optional = "true")]
-    issuer_serial: Option<IssuerSerial>,
+/// The RFC 5035 signingCertificateV2 attribute value.
+pub mod ess {
+    use der::asn1::OctetString;
+    use der::Sequence;
+    use x509_cert::ext::pkix::name::GeneralNames;
+    use x509_cert::serial_number::SerialNumber;
+    use x509_cert::spki::AlgorithmIdentifierOwned;
+
+    /// ESSCertIDv2: `hashAlgorithm` is DEFAULT sha256, so DER omits it.
+    #[derive(Clone, Debug, Sequence)]
+    pub struct EssCertIdV2 {
+        #[asn1(optional = "true")]
+        pub hash_algorithm: Option<AlgorithmIdentifierOwned>,
+        pub cert_hash: OctetString,
+        #[asn1(optional = "true")]
+        pub issuer_serial: Option<IssuerSerial>,
+    }
+
+    #[derive(Clone, Debug, Sequence)]
+    pub struct IssuerSerial {
+        pub issuer: GeneralNames,
+        pub serial_number: SerialNumber,
+    }
+
+    /// SigningCertificateV2 (policies are read past, never interpreted).
+    #[derive(Clone, Debug, Sequence)]
+    pub struct SigningCertificateV2 {
+        pub certs: Vec<EssCertIdV2>,
+        #[asn1(optional = "true")]
+        pub policies: Option<der::Any>,
+    }
 }
 
-#[derive(Clone, Debug, Sequence)]
-struct IssuerSerial {
-    issuer: GeneralNames,
-    serial_number: SerialNumber,
-}
-
-/// RFC 5035 SigningCertificateV2 (policies ignored).
-#[derive(Clone, Debug, Sequence)]
-struct SigningCertificateV2 {
-    certs: Vec<EssCertIdV2>,
-    #[asn1(optional = "true")]
-    policies: Option<der::Any>,
-}
+use ess::SigningCertificateV2;
 
 /// The largest token accepted (real tokens are a few KiB).
 pub const MAX_TOKEN_SIZE: usize = 64 * 1024;

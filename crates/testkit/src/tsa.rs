@@ -21,12 +21,10 @@ use cms::signed_data::{
     CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
 };
 use der::asn1::{GeneralizedTime, Int, ObjectIdentifier, OctetString, SetOfVec};
-use der::{Any, Encode, Sequence};
+use der::{Any, Encode};
 use sha2::{Digest, Sha256};
-use spki::AlgorithmIdentifierOwned;
 use x509_cert::attr::Attribute;
-use x509_cert::ext::pkix::name::{GeneralName, GeneralNames};
-use x509_cert::serial_number::SerialNumber;
+use x509_cert::ext::pkix::name::GeneralName;
 use x509_tsp::{Accuracy, MessageImprint, TspVersion, TstInfo};
 
 use crate::pki::{HashKind, KeyKind, PkiError, TsaPki};
@@ -48,41 +46,16 @@ impl From<der::Error> for TsaError {
     }
 }
 
+/// What the verifier reads, the test TSA writes: the same identifiers and
+/// attribute types.
 pub mod oid {
     use der::asn1::ObjectIdentifier as Oid;
-    pub const SIGNED_DATA: Oid = Oid::new_unwrap("1.2.840.113549.1.7.2");
-    pub const TST_INFO: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.1.4");
-    pub const CONTENT_TYPE: Oid = Oid::new_unwrap("1.2.840.113549.1.9.3");
-    pub const MESSAGE_DIGEST: Oid = Oid::new_unwrap("1.2.840.113549.1.9.4");
-    pub const SIGNING_CERTIFICATE_V2: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.2.47");
+    pub use notation_verifier::timestamp::oid::*;
     /// The TSA policy this test TSA claims (an arbitrary test arc).
     pub const TEST_POLICY: Oid = Oid::new_unwrap("1.2.3.4.1");
-    /// The CA/Browser Forum baseline policy: without accuracy, verifiers
-    /// assume 1 s.
-    pub const BASELINE_POLICY: Oid = Oid::new_unwrap("0.4.0.2023.1.1");
 }
 
-/// RFC 5035 ESSCertIDv2. `hashAlgorithm` is DEFAULT sha256, so DER omits it.
-#[derive(Clone, Debug, Sequence)]
-struct EssCertIdV2 {
-    #[asn1(optional = "true")]
-    hash_algorithm: Option<AlgorithmIdentifierOwned>,
-    cert_hash: OctetString,
-    #[asn1(optional = "true")]
-    issuer_serial: Option<IssuerSerial>,
-}
-
-#[derive(Clone, Debug, Sequence)]
-struct IssuerSerial {
-    issuer: GeneralNames,
-    serial_number: SerialNumber,
-}
-
-/// RFC 5035 SigningCertificateV2 (no policies).
-#[derive(Clone, Debug, Sequence)]
-struct SigningCertificateV2 {
-    certs: Vec<EssCertIdV2>,
-}
+use notation_verifier::timestamp::ess::{EssCertIdV2, IssuerSerial, SigningCertificateV2};
 
 /// Per-token choices; the default is what a typical TSA answers.
 #[derive(Debug, Clone)]
@@ -216,6 +189,7 @@ impl TestTsa {
                     serial_number: leaf.tbs_certificate.serial_number.clone(),
                 }),
             }],
+            policies: None,
         };
         let attribute = |oid: ObjectIdentifier, value: Any| -> Result<Attribute, TsaError> {
             Ok(Attribute {
