@@ -414,11 +414,21 @@ impl Certificate {
     }
 
     /// DER of the subject and issuer Names (raw comparison = "self-issued").
-    pub fn raw_subject(&self) -> Vec<u8> {
-        self.raw_subject.clone()
+    pub fn raw_subject(&self) -> &[u8] {
+        &self.raw_subject
     }
-    pub fn raw_issuer(&self) -> Vec<u8> {
-        self.raw_issuer.clone()
+    pub fn raw_issuer(&self) -> &[u8] {
+        &self.raw_issuer
+    }
+
+    /// The subjectPublicKey BIT STRING contents (what OCSP's issuerKeyHash
+    /// hashes).
+    pub fn public_key_bytes(&self) -> &[u8] {
+        self.inner
+            .tbs_certificate
+            .subject_public_key_info
+            .subject_public_key
+            .raw_bytes()
     }
 
     pub fn not_before(&self) -> DateTime<Utc> {

@@ -62,12 +62,7 @@ pub fn ocsp_decides(
 /// notation-core-go sends it), for callers that fetch material.
 pub fn ocsp_request(cert: &Certificate, issuer: &Certificate) -> Result<Vec<u8>, String> {
     use sha1::Digest;
-    let key = issuer
-        .inner()
-        .tbs_certificate
-        .subject_public_key_info
-        .subject_public_key
-        .raw_bytes();
+    let key = issuer.public_key_bytes();
     let cert_id = x509_ocsp::CertId {
         hash_algorithm: x509_cert::spki::AlgorithmIdentifierOwned {
             oid: oid::SHA1,
@@ -358,12 +353,7 @@ fn cert_id_matches(id: &x509_ocsp::CertId, cert: &Certificate, issuer: &Certific
         return false;
     }
     let name = issuer.raw_subject();
-    let key = issuer
-        .inner()
-        .tbs_certificate
-        .subject_public_key_info
-        .subject_public_key
-        .raw_bytes();
+    let key = issuer.public_key_bytes();
     let (name_hash, key_hash) = if id.hash_algorithm.oid == oid::SHA1 {
         use sha1::Digest;
         (
