@@ -357,11 +357,11 @@ fn cert_id_matches(id: &x509_ocsp::CertId, cert: &Certificate, issuer: &Certific
     let (name_hash, key_hash) = if id.hash_algorithm.oid == oid::SHA1 {
         use sha1::Digest;
         (
-            sha1::Sha1::digest(&name).to_vec(),
+            sha1::Sha1::digest(name).to_vec(),
             sha1::Sha1::digest(key).to_vec(),
         )
     } else if let Some(h) = HashAlgorithm::from_oid(&id.hash_algorithm.oid) {
-        (h.digest(&name), h.digest(key))
+        (h.digest(name), h.digest(key))
     } else {
         return false;
     };
