@@ -30,14 +30,7 @@ fn read(p: &Path) -> Vec<u8> {
 }
 
 fn policy_wasm() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    [
-        root.join("policy.wasm"),
-        root.join("target/wasm32-wasip1/release/verify_notation_signatures.wasm"),
-    ]
-    .into_iter()
-    .find(|p| p.exists())
-    .expect("build the policy first: make policy.wasm")
+    testkit::policy_wasm().expect("build the policy first: make policy.wasm")
 }
 
 /// The same answers for the native run of the policy code.

@@ -4,24 +4,15 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use serde_json::{json, Value};
-use testkit::host::{Evaluation, HostOptions, PolicyHost, RegistryBackend};
+use testkit::host::{load_policy_for_tests, Evaluation, PolicyHost};
 use testkit::layout::{e2e_layout, push_layout};
 use testkit::registry::TestRegistry;
 
-/// The module under test: `make policy.wasm` output (wasm-opt'd) when
-/// present, else the cargo release build.
 pub fn policy_wasm() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let optimized = root.join("policy.wasm");
-    let built = root.join("target/wasm32-wasip1/release/verify_notation_signatures.wasm");
-    let newest = [optimized, built]
-        .into_iter()
-        .filter(|p| p.exists())
-        .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
-    newest.unwrap_or_else(|| panic!("the policy module is not built: run `make policy.wasm` first"))
+    testkit::policy_wasm().expect("the policy module is not built: run `make policy.wasm` first")
 }
 
 /// The module is compiled once per test binary (and cached on disk across
@@ -29,13 +20,7 @@ pub fn policy_wasm() -> PathBuf {
 pub fn host() -> &'static PolicyHost {
     static HOST: OnceLock<PolicyHost> = OnceLock::new();
     HOST.get_or_init(|| {
-        let options = HostOptions {
-            cache_dir: Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wasmtime-cache")),
-            ..HostOptions::default()
-        };
-        PolicyHost::load_with(&policy_wasm(), &options)
-            .expect("load the policy module")
-            .with_backend(Arc::new(RegistryBackend::new()))
+        load_policy_for_tests(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wasmtime-cache"))
     })
 }
 

@@ -135,6 +135,22 @@ pub struct HostOptions {
     pub cache_dir: Option<PathBuf>,
 }
 
+/// What the acceptance tests share: the built policy (see
+/// [`crate::policy_wasm`]), its compiled code cached in `cache_dir`, host
+/// calls answered by the real registry. Panics with what to do when the
+/// module is not built: this is test support.
+pub fn load_policy_for_tests(cache_dir: PathBuf) -> PolicyHost {
+    let wasm = crate::policy_wasm()
+        .unwrap_or_else(|| panic!("the policy module is not built: run `make policy.wasm` first"));
+    let options = HostOptions {
+        cache_dir: Some(cache_dir),
+        ..HostOptions::default()
+    };
+    PolicyHost::load_with(&wasm, &options)
+        .unwrap_or_else(|e| panic!("loading {}: {e}", wasm.display()))
+        .with_backend(Arc::new(RegistryBackend::new()))
+}
+
 /// A compiled policy module plus the registry its host calls reach.
 /// Cloning shares the compiled module, so one compilation can serve hosts
 /// with different backends.

@@ -23,3 +23,17 @@ pub fn shared_dir() -> PathBuf {
 pub fn workspace_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
+
+/// The policy module under test: the newer of `make policy.wasm` (wasm-opt'd)
+/// and the cargo release build, so a test never runs a stale module.
+/// `None` when neither is built (`make policy.wasm`).
+pub fn policy_wasm() -> Option<PathBuf> {
+    let root = workspace_dir();
+    [
+        root.join("policy.wasm"),
+        root.join("target/wasm32-wasip1/release/verify_notation_signatures.wasm"),
+    ]
+    .into_iter()
+    .filter(|p| p.is_file())
+    .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+}

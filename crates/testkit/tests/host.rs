@@ -26,15 +26,10 @@ const REPO: &str = "registry.example.com/synthetic/strict";
 const IMAGE: &str = "registry.example.com/synthetic/strict:v1";
 
 fn policy_wasm() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/wasm32-wasip1/release/verify_notation_signatures.wasm");
-    assert!(
-        path.is_file(),
-        "{} is missing: build the policy first with `make policy.wasm` \
+    testkit::policy_wasm().expect(
+        "the policy module is missing: build it first with `make policy.wasm` \
          (cargo build --target wasm32-wasip1 --release -p verify-notation-signatures)",
-        path.display()
-    );
-    path
+    )
 }
 
 fn options(measure_memory: bool) -> HostOptions {

@@ -2,28 +2,15 @@
 //! docker-registry on loopback) holding images signed by the Notation CLI's
 //! own e2e suite.
 
+mod common;
+
+use common::{policy_host, text, vns};
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::{json, Value};
 use testkit::layout::{e2e_layout, push_layout, PushedLayout};
 use testkit::registry::TestRegistry;
-
-fn vns(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vns"))
-        .args(args)
-        .env("DOCKER_CONFIG", "/nonexistent")
-        .output()
-        .expect("run vns")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn push(registry: &TestRegistry, layout: &str) -> (String, PushedLayout) {
     let repo = registry.unique_repository(layout);
@@ -385,28 +372,6 @@ fn scan_reports_posture_per_image_and_fails_on_request() {
         table.contains("POSTURE") && table.contains("unsigned"),
         "{table}"
     );
-}
-
-/// The policy module, as the acceptance tests of the policy crate find it.
-fn policy_host() -> &'static testkit::host::PolicyHost {
-    static HOST: std::sync::OnceLock<testkit::host::PolicyHost> = std::sync::OnceLock::new();
-    HOST.get_or_init(|| {
-        let root = testkit::workspace_dir();
-        let wasm = [
-            root.join("policy.wasm"),
-            root.join("target/wasm32-wasip1/release/verify_notation_signatures.wasm"),
-        ]
-        .into_iter()
-        .find(|p| p.exists())
-        .expect("build the policy first: make policy.wasm");
-        let options = testkit::host::HostOptions {
-            cache_dir: Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wasmtime-cache")),
-            ..Default::default()
-        };
-        testkit::host::PolicyHost::load_with(&wasm, &options)
-            .unwrap()
-            .with_backend(std::sync::Arc::new(testkit::host::RegistryBackend::new()))
-    })
 }
 
 #[test]

@@ -5,14 +5,16 @@
 //! down, the built policy module deciding in the waPC host from the staples
 //! alone.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
+
+use common::{policy_host, text, vns};
+use std::process::Output;
 
 use chrono::{Duration, Utc};
 use notation_verifier::bundle::{Staple, StapleKind, ANNOTATION_REVOCATION};
 use notation_verifier::verify::Descriptor;
 use serde_json::{json, Value};
-use testkit::host::{Evaluation, HostOptions, PolicyHost, RegistryBackend};
+use testkit::host::Evaluation;
 use testkit::layout::{e2e_layout, push_layout};
 use testkit::pki::{Cert, KeyKind, TestPki, TsaPki};
 use testkit::registry::TestRegistry;
@@ -34,46 +36,6 @@ fn image_descriptor() -> Descriptor {
         digest: IMAGE_DIGEST.into(),
         size: 517,
     }
-}
-
-fn vns(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vns"))
-        .args(args)
-        .env("DOCKER_CONFIG", "/nonexistent")
-        .output()
-        .expect("run vns")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// The policy module: the newest of `make policy.wasm` and the cargo
-/// release build.
-fn policy_host() -> &'static PolicyHost {
-    static HOST: std::sync::OnceLock<PolicyHost> = std::sync::OnceLock::new();
-    HOST.get_or_init(|| {
-        let root = testkit::workspace_dir();
-        let wasm = [
-            root.join("policy.wasm"),
-            root.join("target/wasm32-wasip1/release/verify_notation_signatures.wasm"),
-        ]
-        .into_iter()
-        .filter(|p| p.exists())
-        .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
-        .expect("build the policy first: cargo build --target wasm32-wasip1 --release -p verify-notation-signatures");
-        let options = HostOptions {
-            cache_dir: Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wasmtime-cache")),
-            ..Default::default()
-        };
-        PolicyHost::load_with(&wasm, &options)
-            .expect("load the policy module")
-            .with_backend(std::sync::Arc::new(RegistryBackend::new()))
-    })
 }
 
 /// The subject as the verifier prints it (and so as the policy reports it).
