@@ -13,15 +13,20 @@
 //!
 //! Registry answers come from a [`Backend`]: [`RegistryBackend`] talks to a
 //! real registry, [`MemoryBackend`] serves maps (benchmarks, no network).
+//!
+//! [`RuntimeLimits`] bound an evaluation the way policy-server does: an
+//! epoch-interruption deadline and a linear-memory cap, both enforced by
+//! wasmtime; hitting one is [`HostError::DeadlineExceeded`] or
+//! [`HostError::MemoryLimit`], never a denial.
 
 use std::collections::{BTreeMap, HashMap};
 use std::error::Error as StdError;
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use oci_client::errors::{OciDistributionError, OciEnvelope};
 use oci_client::manifest::{OciManifest, Versioned};
@@ -31,6 +36,11 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use wapc::WapcHost;
 use wasmtime_provider::{WasmtimeEngineProviderBuilder, WasmtimeEngineProviderPre};
+
+#[path = "limits.rs"]
+mod limits;
+use limits::{Deadline, MemoryObservation};
+pub use limits::{RuntimeLimits, EPOCH_TICK};
 
 /// The capabilities this host implements. Everything else is refused the way
 /// `kwctl run --allowed-host-capabilities oci/v1/manifest_digest
@@ -85,6 +95,26 @@ pub enum HostError {
         #[source]
         source: Box<dyn StdError + Send + Sync>,
     },
+    /// The epoch deadline of [`RuntimeLimits::deadline`] interrupted the
+    /// guest (in `wapc_init` or in the operation): policy-server answers
+    /// this with its 500 "exceeded the allowed execution time".
+    #[error("{path}: `{operation}` was interrupted after {elapsed:?}: it exceeded its {deadline:?} execution deadline")]
+    DeadlineExceeded {
+        path: PathBuf,
+        operation: String,
+        deadline: Duration,
+        elapsed: Duration,
+    },
+    /// The guest failed after its memory was refused growth past
+    /// [`RuntimeLimits::memory_bytes`].
+    #[error("{path}: `{operation}` failed after its memory was refused growth to {requested} bytes (cap {limit} bytes): {guest_error}")]
+    MemoryLimit {
+        path: PathBuf,
+        operation: String,
+        limit: usize,
+        requested: u64,
+        guest_error: String,
+    },
     #[error("{path}: the guest operation `{operation}` failed: {source}")]
     GuestCall {
         path: PathBuf,
@@ -123,7 +153,8 @@ pub enum HostError {
 
 /// How to build the engine. The default is wasmtime's default configuration
 /// (what `wasmtime-provider` builds when given no engine), no compilation
-/// cache, and no execution deadline, as with `kwctl run`.
+/// cache, and no execution deadline, as with `kwctl run`. Runtime limits
+/// are given separately ([`PolicyHost::load_limited`]).
 #[derive(Debug, Clone, Default)]
 pub struct HostOptions {
     /// Report the guest's linear-memory size per evaluation. This swaps
@@ -160,6 +191,8 @@ pub struct PolicyHost {
     pre: WasmtimeEngineProviderPre,
     backend: Arc<dyn Backend>,
     measure_memory: bool,
+    deadline: Option<Deadline>,
+    memory_limit: Option<usize>,
 }
 
 impl fmt::Debug for PolicyHost {
@@ -167,6 +200,8 @@ impl fmt::Debug for PolicyHost {
         f.debug_struct("PolicyHost")
             .field("path", &self.path)
             .field("measure_memory", &self.measure_memory)
+            .field("deadline", &self.deadline.as_ref().map(|d| d.duration))
+            .field("memory_limit", &self.memory_limit)
             .finish_non_exhaustive()
     }
 }
@@ -219,6 +254,10 @@ pub struct Evaluation {
     /// shrinks, so this is the peak). `None` unless
     /// [`HostOptions::measure_memory`] is set.
     pub peak_memory_bytes: Option<u64>,
+    /// The largest memory size the cap ([`RuntimeLimits::memory_bytes`])
+    /// refused during a call that still answered (the guest coped with the
+    /// failed `memory.grow`). `None` when nothing was refused.
+    pub refused_memory_bytes: Option<u64>,
 }
 
 impl Evaluation {
@@ -242,11 +281,32 @@ impl PolicyHost {
 
     /// As [`PolicyHost::load`], with engine options.
     pub fn load_with(wasm: &Path, options: &HostOptions) -> Result<Self, HostError> {
-        let path = wasm.to_path_buf();
+        Self::load_limited(wasm, options, RuntimeLimits::default())
+    }
+
+    /// As [`PolicyHost::load_with`], with every call bounded by `limits`
+    /// (enforced by wasmtime, see [`RuntimeLimits`]).
+    pub fn load_limited(
+        wasm: &Path,
+        options: &HostOptions,
+        limits: RuntimeLimits,
+    ) -> Result<Self, HostError> {
         let bytes = std::fs::read(wasm).map_err(|source| HostError::ReadModule {
-            path: path.clone(),
+            path: wasm.to_path_buf(),
             source,
         })?;
+        Self::from_bytes(wasm, &bytes, options, limits)
+    }
+
+    /// Compiles `bytes` (a binary module, or WAT text), named `path` in
+    /// errors.
+    fn from_bytes(
+        path: &Path,
+        bytes: &[u8],
+        options: &HostOptions,
+        limits: RuntimeLimits,
+    ) -> Result<Self, HostError> {
+        let path = path.to_path_buf();
         let engine_error = |source: Box<dyn StdError + Send + Sync>| HostError::Engine {
             path: path.clone(),
             source,
@@ -260,12 +320,20 @@ impl PolicyHost {
                 .map_err(|e| engine_error(e.into()))?;
             config.cache(Some(cache));
         }
-        if options.measure_memory {
-            memory::configure(&mut config);
+        if options.measure_memory || limits.memory_bytes.is_some() {
+            memory::configure(&mut config, limits.memory_bytes);
+        }
+        if limits.deadline.is_some() {
+            config.epoch_interruption(true);
         }
         let engine = wasmtime_provider::wasmtime::Engine::new(&config)
             .map_err(|e| engine_error(e.into()))?;
-        let module = wasmtime_provider::wasmtime::Module::new(&engine, &bytes).map_err(|e| {
+        let deadline = limits
+            .deadline
+            .map(|d| Deadline::start(&engine, d))
+            .transpose()
+            .map_err(|e| engine_error(e.into()))?;
+        let module = wasmtime_provider::wasmtime::Module::new(&engine, bytes).map_err(|e| {
             HostError::Compile {
                 path: path.clone(),
                 source: e.into(),
@@ -284,6 +352,8 @@ impl PolicyHost {
             pre,
             backend: Arc::new(MemoryBackend::new()),
             measure_memory: options.measure_memory,
+            deadline,
+            memory_limit: limits.memory_bytes,
         })
     }
 
@@ -303,6 +373,7 @@ impl PolicyHost {
             answer: raw,
             calls,
             peak_memory_bytes,
+            refused_memory_bytes,
         } = self.call_json(OPERATION, &payload)?;
         let response =
             ValidationResponse::deserialize(&raw).map_err(|source| HostError::DecodeResponse {
@@ -316,6 +387,7 @@ impl PolicyHost {
             raw,
             calls,
             peak_memory_bytes,
+            refused_memory_bytes,
         })
     }
 
@@ -346,6 +418,7 @@ impl PolicyHost {
             answer,
             calls,
             peak_memory_bytes,
+            refused_memory_bytes,
         } = self.call(operation, &bytes)?;
         let answer =
             serde_json::from_slice(&answer).map_err(|source| HostError::DecodeResponse {
@@ -358,6 +431,7 @@ impl PolicyHost {
             answer,
             calls,
             peak_memory_bytes,
+            refused_memory_bytes,
         })
     }
 
@@ -386,8 +460,9 @@ impl PolicyHost {
                 result.map_err(Into::into)
             }
         };
-        let peak = self.measure_memory.then(|| Arc::new(AtomicU64::new(0)));
-        let _scope = memory::Scope::enter(peak.clone());
+        let observed = (self.measure_memory || self.memory_limit.is_some())
+            .then(|| Arc::new(MemoryObservation::default()));
+        let _scope = memory::Scope::enter(observed.clone());
         let instantiate_error = |source: Box<dyn StdError + Send + Sync>| HostError::Instantiate {
             path: self.path.clone(),
             operation: operation.into(),
@@ -395,24 +470,66 @@ impl PolicyHost {
         };
         let provider = self
             .pre
-            .rehydrate(None)
+            .rehydrate(self.deadline.as_ref().map(Deadline::epoch_deadlines))
             .map_err(|e| instantiate_error(Box::new(e)))?;
-        let host = WapcHost::new(Box::new(provider), Some(Box::new(callback)))
-            .map_err(|e| instantiate_error(Box::new(e)))?;
-        let answer = host
-            .call(operation, payload)
-            .map_err(|source| HostError::GuestCall {
-                path: self.path.clone(),
-                operation: operation.into(),
-                source,
-            })?;
+        // `wapc_init` runs here, under its own deadline.
+        let started = Instant::now();
+        let host = WapcHost::new(Box::new(provider), Some(Box::new(callback))).map_err(|e| {
+            self.limit_hit(operation, &e.to_string(), started, observed.as_deref())
+                .unwrap_or_else(|| instantiate_error(Box::new(e)))
+        })?;
+        let started = Instant::now();
+        let answer = host.call(operation, payload).map_err(|source| {
+            self.limit_hit(operation, &source.to_string(), started, observed.as_deref())
+                .unwrap_or_else(|| HostError::GuestCall {
+                    path: self.path.clone(),
+                    operation: operation.into(),
+                    source,
+                })
+        })?;
         drop(host);
         let calls = std::mem::take(&mut *calls.lock().unwrap_or_else(PoisonError::into_inner));
-        let peak_memory_bytes = peak.map(|p| p.load(Ordering::Relaxed));
+        let peak_memory_bytes = observed
+            .as_ref()
+            .filter(|_| self.measure_memory)
+            .map(|o| o.peak.load(Ordering::Relaxed));
+        let refused_memory_bytes = observed.as_ref().and_then(|o| o.refused());
         Ok(GuestAnswer {
             answer,
             calls,
             peak_memory_bytes,
+            refused_memory_bytes,
+        })
+    }
+
+    /// Whether a failed instantiation or call was one of the runtime limits
+    /// firing, and which: the deadline (the provider's interruption, after
+    /// the deadline has passed), else the memory cap (a growth past it was
+    /// refused before the guest failed).
+    fn limit_hit(
+        &self,
+        operation: &str,
+        message: &str,
+        started: Instant,
+        observed: Option<&MemoryObservation>,
+    ) -> Option<HostError> {
+        let elapsed = started.elapsed();
+        if let Some(deadline) = self.deadline.as_ref().filter(|d| d.fired(message, elapsed)) {
+            return Some(HostError::DeadlineExceeded {
+                path: self.path.clone(),
+                operation: operation.into(),
+                deadline: deadline.duration,
+                elapsed,
+            });
+        }
+        let limit = self.memory_limit?;
+        let requested = observed?.refused()?;
+        Some(HostError::MemoryLimit {
+            path: self.path.clone(),
+            operation: operation.into(),
+            limit,
+            requested,
+            guest_error: message.to_string(),
         })
     }
 }
@@ -422,6 +539,7 @@ struct GuestAnswer<T> {
     answer: T,
     calls: Vec<HostCall>,
     peak_memory_bytes: Option<u64>,
+    refused_memory_bytes: Option<u64>,
 }
 
 /// policy-evaluator's `host_callback`, reduced to the two capabilities the
@@ -896,14 +1014,17 @@ impl Backend for MemoryBackend {
     }
 }
 
-/// Measuring guest memory needs the memory object itself, which
-/// `wasmtime-provider` keeps private: the engine gets a memory creator whose
-/// memories report their size to the evaluation that created them.
+/// Measuring and capping guest memory needs the memory object itself (or
+/// the store, for a `ResourceLimiter`), which `wasmtime-provider` keeps
+/// private: the engine gets a memory creator whose memories report their
+/// size to the evaluation that created them and refuse to grow past the cap.
 mod memory {
     use std::cell::RefCell;
     use std::ptr::NonNull;
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::Ordering;
     use std::sync::Arc;
+
+    use super::MemoryObservation;
 
     use wasmtime_provider::wasmtime::{Config, LinearMemory, MemoryCreator, MemoryType};
 
@@ -917,15 +1038,15 @@ mod memory {
     thread_local! {
         /// The evaluation running on this thread: instantiation happens on
         /// the caller's thread, so this attributes the memory it creates.
-        static CURRENT: RefCell<Option<Arc<AtomicU64>>> = const { RefCell::new(None) };
+        static CURRENT: RefCell<Option<Arc<MemoryObservation>>> = const { RefCell::new(None) };
     }
 
     /// Sets [`CURRENT`] for the duration of one evaluation.
-    pub(super) struct Scope(Option<Arc<AtomicU64>>);
+    pub(super) struct Scope(Option<Arc<MemoryObservation>>);
 
     impl Scope {
-        pub(super) fn enter(peak: Option<Arc<AtomicU64>>) -> Scope {
-            Scope(CURRENT.with(|c| c.replace(peak)))
+        pub(super) fn enter(observed: Option<Arc<MemoryObservation>>) -> Scope {
+            Scope(CURRENT.with(|c| c.replace(observed)))
         }
     }
 
@@ -939,16 +1060,19 @@ mod memory {
     /// No reservation and no guard region: with those the compiled code
     /// bounds-checks every access against the current length, which is what
     /// lets a plain heap allocation (that may move on growth) back the memory.
-    pub(super) fn configure(config: &mut Config) {
+    /// `cap` bounds every memory the engine creates, in bytes.
+    pub(super) fn configure(config: &mut Config, cap: Option<usize>) {
         config
-            .with_host_memory(Arc::new(TrackingCreator))
+            .with_host_memory(Arc::new(TrackingCreator { cap }))
             .memory_reservation(0)
             .memory_guard_size(0)
             .memory_reservation_for_growth(0)
             .memory_init_cow(false);
     }
 
-    struct TrackingCreator;
+    struct TrackingCreator {
+        cap: Option<usize>,
+    }
 
     // SAFETY: the memories it returns satisfy `LinearMemory`'s contract (see
     // below); the engine is configured with no reservation and no guard, so
@@ -972,7 +1096,8 @@ mod memory {
                 base,
                 len: 0,
                 maximum,
-                peak: CURRENT.with(|c| c.borrow().clone()),
+                cap: self.cap,
+                observed: CURRENT.with(|c| c.borrow().clone()),
             };
             memory.grow_to(minimum).map_err(|e| e.to_string())?;
             Ok(Box::new(memory))
@@ -1000,8 +1125,11 @@ mod memory {
         pages: Vec<Page>,
         base: BasePtr,
         len: usize,
+        /// The module's declared maximum.
         maximum: Option<usize>,
-        peak: Option<Arc<AtomicU64>>,
+        /// The runtime limit, refused (and recorded) like a declared maximum.
+        cap: Option<usize>,
+        observed: Option<Arc<MemoryObservation>>,
     }
 
     // SAFETY: `as_ptr` is the start of `pages`, which are zero-initialised,
@@ -1019,6 +1147,16 @@ mod memory {
         }
 
         fn grow_to(&mut self, new_size: usize) -> wasmtime_provider::wasmtime::Result<()> {
+            if let Some(cap) = self.cap.filter(|&cap| new_size > cap) {
+                if let Some(observed) = &self.observed {
+                    observed
+                        .refused
+                        .fetch_max(new_size as u64, Ordering::Relaxed);
+                }
+                wasmtime_provider::wasmtime::bail!(
+                    "cannot grow the memory to {new_size} bytes: the runtime limit is {cap} bytes"
+                );
+            }
             if self.maximum.is_some_and(|max| new_size > max) {
                 wasmtime_provider::wasmtime::bail!(
                     "cannot grow the memory to {new_size} bytes: the maximum is {:?}",
@@ -1037,8 +1175,8 @@ mod memory {
                 self.base = BasePtr::of(&mut self.pages);
             }
             self.len = new_size;
-            if let Some(peak) = &self.peak {
-                peak.fetch_max(new_size as u64, Ordering::Relaxed);
+            if let Some(observed) = &self.observed {
+                observed.peak.fetch_max(new_size as u64, Ordering::Relaxed);
             }
             Ok(())
         }
