@@ -5,10 +5,10 @@
 //! - certificate / CMS / CRL / OCSP signatures: RSA PKCS#1 v1.5 and PSS with
 //!   SHA-2, ECDSA with SHA-2; SHA-1 and MD5 are rejected.
 
+mod rsa_public;
+
 use der::asn1::ObjectIdentifier;
 use der::{Decode, Encode, Tagged};
-use rsa::traits::PublicKeyParts;
-use rsa::BigUint;
 use sha2::Digest;
 use signature::hazmat::PrehashVerifier;
 use spki::SubjectPublicKeyInfoRef;
@@ -59,10 +59,14 @@ pub enum PssSalt {
     Exact(usize),
 }
 
+/// An RSA public key, checked and precomputed for verification when parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RsaKey(rsa_public::RsaPublic);
+
 /// A verification key of a kind Notation can meet anywhere in a chain.
 #[derive(Clone)]
 pub enum PublicKey {
-    Rsa(rsa::RsaPublicKey),
+    Rsa(RsaKey),
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
     P521(p521::ecdsa::VerifyingKey),
@@ -220,11 +224,8 @@ impl PublicKey {
                 if bits > MAX_RSA_BITS {
                     return Err(CryptoError::UnsupportedRsaKeySize(bits));
                 }
-                let n = BigUint::from_bytes_be(modulus);
-                let e = BigUint::from_bytes_be(parsed.public_exponent.as_bytes());
-                let key = rsa::RsaPublicKey::new_with_max_size(n, e, MAX_RSA_BITS)
-                    .map_err(|e| CryptoError::MalformedKey(format!("rsa public key: {e}")))?;
-                Ok(PublicKey::Rsa(key))
+                let key = rsa_public::RsaPublic::new(modulus, parsed.public_exponent.as_bytes())?;
+                Ok(PublicKey::Rsa(RsaKey(key)))
             }
             oid::EC_PUBLIC_KEY => {
                 let curve: ObjectIdentifier = spki
@@ -265,7 +266,7 @@ impl PublicKey {
     /// Size in bits (RSA: modulus bytes * 8, as Go computes it; EC: curve size).
     pub fn bits(&self) -> usize {
         match self {
-            PublicKey::Rsa(k) => k.size() * 8,
+            PublicKey::Rsa(k) => k.0.size() * 8,
             PublicKey::P256(_) => 256,
             PublicKey::P384(_) => 384,
             PublicKey::P521(_) => 521,
@@ -329,13 +330,7 @@ impl PublicKey {
         match (self, scheme) {
             (PublicKey::Rsa(key), X509Scheme::RsaPkcs1(hash)) => {
                 let digest = hash.digest(signed_data);
-                let padding = match hash {
-                    HashAlgorithm::Sha256 => rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
-                    HashAlgorithm::Sha384 => rsa::Pkcs1v15Sign::new::<sha2::Sha384>(),
-                    HashAlgorithm::Sha512 => rsa::Pkcs1v15Sign::new::<sha2::Sha512>(),
-                };
-                key.verify(padding, &digest, signature)
-                    .map_err(|e| CryptoError::BadSignature(e.to_string()))
+                verify_pkcs1v15(key, hash, &digest, signature)
             }
             (PublicKey::Rsa(key), X509Scheme::RsaPss { hash, salt_len }) => {
                 let digest = hash.digest(signed_data);
@@ -464,36 +459,92 @@ impl X509Scheme {
     }
 }
 
+impl RsaKey {
+    /// Modulus length in bytes.
+    pub fn size(&self) -> usize {
+        self.0.size()
+    }
+
+    /// RSAVP1 (RFC 8017 §5.2.2): `signature^e mod n` as k big-endian bytes;
+    /// the signature must be k bytes and below n. Public for benchmarks and
+    /// differential tests; verification goes through the schemes.
+    pub fn public_operation(&self, signature: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        self.0
+            .public_op(signature, |why| CryptoError::BadSignature(why.to_string()))
+    }
+}
+
+/// RSASSA-PKCS1-v1_5 verification (RFC 8017 §8.2.2): the recovered encoded
+/// message must equal 0x00 0x01 FF..FF 0x00 DigestInfo(hash, digest), in full.
+fn verify_pkcs1v15(
+    key: &RsaKey,
+    hash: HashAlgorithm,
+    digest: &[u8],
+    signature: &[u8],
+) -> Result<(), CryptoError> {
+    let bad = || CryptoError::BadSignature("verification error".into());
+    if digest.len() != hash.output_len() {
+        return Err(bad());
+    }
+    let em = key.0.public_op(signature, |_| bad())?;
+    let digest_info = digest_info(hash, digest);
+    let k = em.len();
+    // At least 8 bytes of 0xff padding (RFC 8017 §9.2 step 5).
+    if k < digest_info.len() + 11 {
+        return Err(bad());
+    }
+    let ps_end = k - digest_info.len() - 1;
+    let well_formed = em[0] == 0x00
+        && em[1] == 0x01
+        && em[2..ps_end].iter().all(|&b| b == 0xff)
+        && em[ps_end] == 0x00
+        && em[ps_end + 1..] == digest_info[..];
+    if well_formed {
+        Ok(())
+    } else {
+        Err(bad())
+    }
+}
+
+/// DER `DigestInfo ::= SEQUENCE { SEQUENCE { hash OID, NULL }, OCTET STRING digest }`
+/// (RFC 8017 §9.2 note 1); every length here is below 128, so short form.
+fn digest_info(hash: HashAlgorithm, digest: &[u8]) -> Vec<u8> {
+    let oid = match hash {
+        HashAlgorithm::Sha256 => oid::SHA256,
+        HashAlgorithm::Sha384 => oid::SHA384,
+        HashAlgorithm::Sha512 => oid::SHA512,
+    };
+    let oid = oid.as_bytes();
+    let algorithm_len = 2 + oid.len() + 2;
+    let inner_len = 2 + algorithm_len + 2 + digest.len();
+    let mut out = Vec::with_capacity(2 + inner_len);
+    out.extend_from_slice(&[0x30, inner_len as u8, 0x30, algorithm_len as u8]);
+    out.extend_from_slice(&[0x06, oid.len() as u8]);
+    out.extend_from_slice(oid);
+    out.extend_from_slice(&[0x05, 0x00, 0x04, digest.len() as u8]);
+    out.extend_from_slice(digest);
+    out
+}
+
 /// EMSA-PSS verification (RFC 8017 §9.1.2) over a message digest, with the
 /// salt length either fixed or recovered from the encoded message (what
-/// JWS verifiers do). The raw RSA operation comes from `rsa`; the encoding
-/// is checked here because `rsa` only supports a known salt length.
+/// JWS verifiers do).
 fn verify_pss(
-    key: &rsa::RsaPublicKey,
+    key: &RsaKey,
     hash: HashAlgorithm,
     m_hash: &[u8],
     signature: &[u8],
     salt: PssSalt,
 ) -> Result<(), CryptoError> {
     let bad = |why: &str| CryptoError::BadSignature(format!("rsa-pss: {why}"));
-    let k = key.size();
-    if signature.len() != k {
-        return Err(bad("signature length differs from the modulus length"));
-    }
-    let s = BigUint::from_bytes_be(signature);
-    if &s >= key.n() {
-        return Err(bad("signature representative out of range"));
-    }
-    let m = rsa::hazmat::rsa_encrypt(key, &s).map_err(|e| bad(&e.to_string()))?;
-    let mod_bits = key.n().bits();
-    let em_bits = mod_bits - 1;
+    let m = key.0.public_op(signature, bad)?;
+    let em_bits = key.0.modulus_bits() - 1;
     let em_len = em_bits.div_ceil(8);
-    let m_bytes = m.to_bytes_be();
-    if m_bytes.len() > em_len {
+    // m < n has k bytes; EM is its last em_len bytes, the others must be 0.
+    let (high, em) = m.split_at(m.len() - em_len);
+    if high.iter().any(|&b| b != 0) {
         return Err(bad("verification error"));
     }
-    let mut em = vec![0u8; em_len];
-    em[em_len - m_bytes.len()..].copy_from_slice(&m_bytes);
     let h_len = hash.output_len();
     if em_len < h_len + 2 || em[em_len - 1] != 0xbc {
         return Err(bad("verification error"));
@@ -574,6 +625,169 @@ mod tests {
         assert_eq!(SignatureAlgorithm::from_jws("ES222"), None);
         assert_eq!(SignatureAlgorithm::from_jws("RS256"), None);
         assert_eq!(SignatureAlgorithm::from_cose(-8), None);
+    }
+
+    use rsa::traits::{PrivateKeyParts, PublicKeyParts};
+    use rsa_public::tests::{test_keys, TestRng};
+    use spki::EncodePublicKey;
+
+    fn our_key(key: &rsa::RsaPrivateKey) -> (PublicKey, RsaKey) {
+        let der = key.to_public_key().to_public_key_der().expect("spki der");
+        let spki = SubjectPublicKeyInfoRef::from_der(der.as_bytes()).expect("spki");
+        let public = PublicKey::from_spki(spki).expect("our key");
+        match &public {
+            PublicKey::Rsa(k) => {
+                assert_eq!(public.bits(), key.size() * 8);
+                let rsa = k.clone();
+                (public, rsa)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn rsa_hash(i: usize) -> HashAlgorithm {
+        [
+            HashAlgorithm::Sha256,
+            HashAlgorithm::Sha384,
+            HashAlgorithm::Sha512,
+        ][i % 3]
+    }
+
+    /// Every single-byte change of a valid signature is refused.
+    fn every_flip_fails(verify: impl Fn(&[u8]) -> Result<(), CryptoError>, signature: &[u8]) {
+        verify(signature).expect("the unmodified signature verifies");
+        let mut rng = TestRng::new(signature.len() as u64);
+        let mut flipped = signature.to_vec();
+        for i in 0..flipped.len() {
+            let delta = 1 + rng.below(255) as u8;
+            flipped[i] ^= delta;
+            assert!(verify(&flipped).is_err(), "byte {i} ^ {delta:#x} accepted");
+            flipped[i] ^= delta;
+        }
+    }
+
+    #[test]
+    fn pss_signatures_made_by_rsa_verify() {
+        let mut rng = TestRng::new(2);
+        for (i, private) in test_keys().iter().enumerate() {
+            let (_, key) = our_key(private);
+            let hash = rsa_hash(i);
+            let h_len = hash.output_len();
+            let em_len = (private.n().bits() - 1).div_ceil(8);
+            let max_salt = em_len - h_len - 2;
+            for salt_len in [0, h_len, rng.below(max_salt + 1), max_salt] {
+                let digest = hash.digest(format!("message {i} {salt_len}").as_bytes());
+                let padding = match hash {
+                    HashAlgorithm::Sha256 => rsa::Pss::new_with_salt::<sha2::Sha256>(salt_len),
+                    HashAlgorithm::Sha384 => rsa::Pss::new_with_salt::<sha2::Sha384>(salt_len),
+                    HashAlgorithm::Sha512 => rsa::Pss::new_with_salt::<sha2::Sha512>(salt_len),
+                };
+                let signature = private
+                    .sign_with_rng(&mut rng, padding, &digest)
+                    .expect("rsa pss signature");
+                verify_pss(&key, hash, &digest, &signature, PssSalt::AutoDetect)
+                    .expect("auto-detected salt");
+                verify_pss(&key, hash, &digest, &signature, PssSalt::Exact(salt_len))
+                    .expect("exact salt");
+                if salt_len != h_len {
+                    assert!(
+                        verify_pss(&key, hash, &digest, &signature, PssSalt::HashLength).is_err()
+                    );
+                }
+                let other = hash.digest(b"another message");
+                assert!(verify_pss(&key, hash, &other, &signature, PssSalt::AutoDetect).is_err());
+                if salt_len == h_len {
+                    every_flip_fails(
+                        |s| verify_pss(&key, hash, &digest, s, PssSalt::AutoDetect),
+                        &signature,
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pkcs1v15_signatures_made_by_rsa_verify() {
+        for (i, private) in test_keys().iter().enumerate() {
+            let (_, key) = our_key(private);
+            for h in 0..3 {
+                let hash = rsa_hash(i + h);
+                let digest = hash.digest(format!("tbs {i} {h}").as_bytes());
+                let padding = match hash {
+                    HashAlgorithm::Sha256 => rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
+                    HashAlgorithm::Sha384 => rsa::Pkcs1v15Sign::new::<sha2::Sha384>(),
+                    HashAlgorithm::Sha512 => rsa::Pkcs1v15Sign::new::<sha2::Sha512>(),
+                };
+                let signature = private.sign(padding, &digest).expect("rsa pkcs1 signature");
+                verify_pkcs1v15(&key, hash, &digest, &signature).expect("verifies");
+                // The same signature under another hash's DigestInfo fails.
+                let other = rsa_hash(i + h + 1);
+                let mut wrong = digest.clone();
+                wrong.resize(other.output_len(), 0);
+                assert!(verify_pkcs1v15(&key, other, &wrong, &signature).is_err());
+                if h == 0 {
+                    every_flip_fails(|s| verify_pkcs1v15(&key, hash, &digest, s), &signature);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pkcs1v15_encoding_is_compared_in_full() {
+        let private = &test_keys()[0];
+        let (_, key) = our_key(private);
+        let digest = HashAlgorithm::Sha256.digest(b"x");
+        let k = key.size();
+        // Raw "signatures" of hand-made encodings: m^d mod n.
+        let sign_raw = |em: &[u8]| {
+            let m = rsa::BigUint::from_bytes_be(em);
+            let s = m.modpow(private.d(), private.n()).to_bytes_be();
+            let mut out = vec![0u8; k - s.len()];
+            out.extend_from_slice(&s);
+            out
+        };
+        let encode = |info: &[u8], ps: u8| {
+            let mut em = vec![0x00, 0x01];
+            em.resize(k - info.len() - 1, ps);
+            em.push(0);
+            em.extend_from_slice(info);
+            em
+        };
+        let info = digest_info(HashAlgorithm::Sha256, &digest);
+        assert_eq!(
+            info[..19],
+            hex::decode("3031300d060960864801650304020105000420").expect("hex")[..]
+        );
+        let good = encode(&info, 0xff);
+        verify_pkcs1v15(&key, HashAlgorithm::Sha256, &digest, &sign_raw(&good)).expect("good");
+        let mut variants = Vec::new();
+        variants.push(encode(&info, 0xfe));
+        let mut no_null = info.clone();
+        no_null.drain(13..15);
+        no_null[1] -= 2;
+        no_null[3] -= 2;
+        variants.push(encode(&no_null, 0xff));
+        for (pos, value) in [(0usize, 0x01u8), (1, 0x02), (k - info.len() - 1, 0xff)] {
+            let mut v = good.clone();
+            v[pos] = value;
+            variants.push(v);
+        }
+        for v in variants {
+            assert!(verify_pkcs1v15(&key, HashAlgorithm::Sha256, &digest, &sign_raw(&v)).is_err());
+        }
+    }
+
+    #[test]
+    fn rsa_public_operation_is_public() {
+        let private = &test_keys()[1];
+        let (_, key) = our_key(private);
+        let s = vec![7u8; key.size()];
+        let expected =
+            rsa::hazmat::rsa_encrypt(&private.to_public_key(), &rsa::BigUint::from_bytes_be(&s))
+                .expect("rsa")
+                .to_bytes_be();
+        let got = key.public_operation(&s).expect("ours");
+        assert_eq!(got[key.size() - expected.len()..], expected[..]);
     }
 
     #[test]
