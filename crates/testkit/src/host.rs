@@ -576,10 +576,7 @@ fn dispatch(
         ("oci", "v1/oci_manifest") => {
             let image: String = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
             let reference = parse_reference(&image).map_err(|e| callback_failure(&e))?;
-            let manifest = backend
-                .oci_manifest(&reference)
-                .map_err(|e| callback_failure(&e))?;
-            serde_json::to_vec(&manifest).map_err(|e| e.to_string())
+            backend.oci_manifest_answer(&reference)
         }
         _ => Err(format!("unknown operation: {operation}")),
     }
@@ -626,6 +623,17 @@ pub trait Backend: Send + Sync {
     fn manifest_digest(&self, reference: &Reference) -> Result<String, RegistryFailure>;
     /// `oci/v1/oci_manifest`: the manifest as the host re-serialises it.
     fn oci_manifest(&self, reference: &Reference) -> Result<Value, RegistryFailure>;
+
+    /// `oci/v1/oci_manifest` as the bytes the guest receives (or the error
+    /// text it receives). A backend may answer from a cache: the call runs
+    /// inside the guest's deadline, and re-serialising a multi-MiB manifest
+    /// in a debug build would count the test host's slowness against it.
+    fn oci_manifest_answer(&self, reference: &Reference) -> Result<Vec<u8>, String> {
+        let manifest = self
+            .oci_manifest(reference)
+            .map_err(|e| callback_failure(&e))?;
+        serde_json::to_vec(&manifest).map_err(|e| e.to_string())
+    }
 }
 
 /// A failed registry interaction, shaped like policy-fetcher's
@@ -904,6 +912,9 @@ pub struct MemoryBackend {
 struct MemoryEntries {
     digests: HashMap<String, String>,
     manifests: HashMap<String, Vec<u8>>,
+    /// The `oci_manifest` answer of each manifest the host accepts,
+    /// serialised when stored.
+    answers: HashMap<String, Arc<Vec<u8>>>,
 }
 
 /// The map key: the normalised reference, by digest when it has one (the
@@ -964,10 +975,18 @@ impl MemoryBackend {
     pub fn put_manifest_bytes(&self, reference: &str, bytes: Vec<u8>) -> Result<String, HostError> {
         let parsed = parse_for_store(reference)?;
         let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+        let answer = host_view(&bytes)
+            .ok()
+            .and_then(|view| serde_json::to_vec(&view).ok())
+            .map(Arc::new);
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         for key in [key_of(&parsed), digest_key(&parsed, &digest)] {
             entries.digests.insert(key.clone(), digest.clone());
-            entries.manifests.insert(key, bytes.clone());
+            entries.manifests.insert(key.clone(), bytes.clone());
+            match &answer {
+                Some(answer) => entries.answers.insert(key, Arc::clone(answer)),
+                None => entries.answers.remove(&key),
+            };
         }
         Ok(digest)
     }
@@ -978,6 +997,7 @@ impl MemoryBackend {
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         entries.digests.remove(&key);
         entries.manifests.remove(&key);
+        entries.answers.remove(&key);
         Ok(())
     }
 
@@ -1011,6 +1031,27 @@ impl Backend for MemoryBackend {
             .get(&key_of(reference))
             .ok_or_else(|| Self::unknown(reference))?;
         host_view(body).map_err(RegistryFailure::Registry)
+    }
+
+    /// The answer serialised when the manifest was stored; a manifest the
+    /// host refuses is re-read for its error.
+    fn oci_manifest_answer(&self, reference: &Reference) -> Result<Vec<u8>, String> {
+        let cached = self
+            .entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .answers
+            .get(&key_of(reference))
+            .cloned();
+        match cached {
+            Some(answer) => Ok(answer.as_ref().clone()),
+            None => {
+                let manifest = self
+                    .oci_manifest(reference)
+                    .map_err(|e| callback_failure(&e))?;
+                serde_json::to_vec(&manifest).map_err(|e| e.to_string())
+            }
+        }
     }
 }
 
@@ -1335,6 +1376,25 @@ mod tests {
             error.contains("Unsupported media type: application/vnd.oci.artifact.manifest.v1+json"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn stored_answers_are_what_the_host_would_serialise() {
+        let backend = MemoryBackend::new();
+        backend
+            .put_manifest("registry.example.com/app:v1", &manifest())
+            .unwrap();
+        let reference = Reference::try_from("registry.example.com/app:v1").unwrap();
+        let fresh = serde_json::to_vec(&backend.oci_manifest(&reference).unwrap()).unwrap();
+        assert_eq!(backend.oci_manifest_answer(&reference).unwrap(), fresh);
+        // Replaced by a manifest the host refuses: the error, not the old answer.
+        let mut artifact = manifest();
+        artifact["mediaType"] = json!("application/vnd.oci.artifact.manifest.v1+json");
+        backend
+            .put_manifest("registry.example.com/app:v1", &artifact)
+            .unwrap();
+        let error = backend.oci_manifest_answer(&reference).unwrap_err();
+        assert!(error.contains("Unsupported media type"), "{error}");
     }
 
     #[test]

@@ -1269,3 +1269,125 @@ impl TsaPki {
         self.root.cert.pem()
     }
 }
+
+/// `rsaEncryption` (RFC 8017 A.1), the SubjectPublicKeyInfo algorithm of
+/// RSA keys.
+const RSA_ENCRYPTION_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+
+/// The SubjectPublicKeyInfo of an RSA public key of exactly `bits` bits
+/// whose private key nobody holds: a random odd modulus (seeded by `seed`)
+/// with its top bit set, and e = 65537. For tests of oversized keys
+/// (a 16,384-bit key would take hours to generate in a debug build); no
+/// signature can verify under it, which such tests do not need.
+pub fn unowned_rsa_spki(bits: usize, seed: u64) -> Result<SubjectPublicKeyInfoOwned, PkiError> {
+    use rand::RngCore;
+    if bits < 16 || bits % 8 != 0 {
+        return Err(PkiError::Encoding(format!(
+            "an RSA modulus of {bits} bits: use a multiple of 8, at least 16"
+        )));
+    }
+    let mut modulus = vec![0u8; bits / 8];
+    StdRng::seed_from_u64(seed).fill_bytes(&mut modulus);
+    modulus[0] |= 0x80;
+    if let Some(last) = modulus.last_mut() {
+        *last |= 1;
+    }
+    let exponent = [0x01, 0x00, 0x01];
+    let public_key = rsa::pkcs1::RsaPublicKey {
+        modulus: der::asn1::UintRef::new(&modulus)?,
+        public_exponent: der::asn1::UintRef::new(&exponent)?,
+    };
+    Ok(SubjectPublicKeyInfoOwned {
+        algorithm: AlgorithmIdentifierOwned {
+            oid: RSA_ENCRYPTION_OID,
+            parameters: Some(Any::null()),
+        },
+        subject_public_key: BitString::from_bytes(&public_key.to_der()?)?,
+    })
+}
+
+impl TestPki {
+    /// A code-signing leaf (the profile of [`TestPki::leaf`]) for any
+    /// public key, issued by this PKI's intermediate CA with the default
+    /// validity: for keys no [`PrivateKey`] can hold, such as
+    /// [`unowned_rsa_spki`]. Envelopes then embed
+    /// `[leaf, intermediate, root]` and carry a signature of any bytes.
+    pub fn issue_leaf_for_spki(
+        &self,
+        subject: &str,
+        spki: SubjectPublicKeyInfoOwned,
+    ) -> Result<Cert, PkiError> {
+        use der::oid::AssociatedOid;
+
+        let issuer_key = &self.intermediate.key;
+        let issuer_name = self.intermediate.cert.x509()?.tbs_certificate.subject;
+        let subject_name = parse_dn(subject)?;
+        let validity = Validity::default_test().to_x509()?;
+        let extensions = vec![
+            extension(
+                &BasicConstraints {
+                    ca: false,
+                    path_len_constraint: None,
+                },
+                true,
+                BasicConstraints::OID,
+            )?,
+            extension(
+                &KeyUsage(KeyUsages::DigitalSignature.into()),
+                true,
+                KeyUsage::OID,
+            )?,
+            extension(
+                &ExtendedKeyUsage(vec![oid::KP_CODE_SIGNING]),
+                false,
+                ExtendedKeyUsage::OID,
+            )?,
+            extension(
+                &SubjectKeyIdentifier(key_identifier(&spki)?),
+                false,
+                SubjectKeyIdentifier::OID,
+            )?,
+            extension(
+                &AuthorityKeyIdentifier {
+                    key_identifier: Some(key_identifier(&issuer_key.spki()?)?),
+                    authority_cert_issuer: None,
+                    authority_cert_serial_number: None,
+                },
+                false,
+                AuthorityKeyIdentifier::OID,
+            )?,
+        ];
+        let mut hasher = Sha256::new();
+        hasher.update(subject_name.to_der()?);
+        hasher.update(spki.to_der()?);
+        hasher.update(validity.to_der()?);
+        hasher.update(issuer_name.to_der()?);
+        let mut serial = hasher.finalize()[..16].to_vec();
+        serial[0] = (serial[0] & 0x7f) | 0x40;
+
+        let (algorithm, _) = issuer_key.x509_algorithm()?;
+        let tbs = TbsCertificate {
+            version: Version::V3,
+            serial_number: SerialNumber::new(&serial)?,
+            signature: algorithm.clone(),
+            issuer: issuer_name,
+            validity,
+            subject: subject_name,
+            subject_public_key_info: spki,
+            issuer_unique_id: None,
+            subject_unique_id: None,
+            extensions: Some(extensions),
+        };
+        let signed = issuer_key.sign_x509(&tbs.to_der()?)?;
+        let cert = X509Certificate {
+            tbs_certificate: tbs,
+            signature_algorithm: algorithm,
+            signature: BitString::from_bytes(&signed.signature)?,
+        };
+        Ok(Cert {
+            der: cert.to_der()?,
+            pem: cert.to_pem(LineEnding::LF)?,
+            subject: subject.to_string(),
+        })
+    }
+}

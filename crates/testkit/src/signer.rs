@@ -516,3 +516,56 @@ pub fn signature_manifest(
         envelope.to_vec(),
     ))
 }
+
+/// A JWS envelope shaped exactly like [`sign_jws`] (same protected header,
+/// payload and `x5c`), but whose signature is `signature` as given rather
+/// than computed: for chains whose leaf key has no private half (see
+/// [`crate::pki::unowned_rsa_spki`]) or for signatures of a chosen length.
+pub fn jws_with_signature(
+    chain: &[&[u8]],
+    target: &Descriptor,
+    options: &SignOptions<'_>,
+    alg: &str,
+    signature: &[u8],
+) -> Result<Vec<u8>, SignError> {
+    if chain.is_empty() {
+        return Err(SignError::EmptyChain);
+    }
+    let payload = payload_json(target, &options.annotations)?;
+    let mut protected = Map::new();
+    protected.insert("alg".into(), Json::from(alg));
+    protected.insert(
+        "crit".into(),
+        Json::Array(
+            critical_headers(options)
+                .into_iter()
+                .map(Json::from)
+                .collect(),
+        ),
+    );
+    protected.insert("cty".into(), Json::from(PAYLOAD_CONTENT_TYPE));
+    protected.insert(
+        HEADER_SIGNING_SCHEME.into(),
+        Json::from(SIGNING_SCHEME_X509),
+    );
+    protected.insert(
+        HEADER_SIGNING_TIME.into(),
+        Json::from(rfc3339(options.signing_time)),
+    );
+    if let Some(expiry) = options.expiry {
+        protected.insert(HEADER_EXPIRY.into(), Json::from(rfc3339(expiry)));
+    }
+    let protected_b64 =
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&Json::Object(protected)).map_err(encoding)?);
+    let x5c: Vec<Json> = chain
+        .iter()
+        .map(|c| Json::from(STANDARD.encode(c)))
+        .collect();
+    let envelope = json!({
+        "payload": URL_SAFE_NO_PAD.encode(&payload),
+        "protected": protected_b64,
+        "header": {"x5c": x5c},
+        "signature": URL_SAFE_NO_PAD.encode(signature),
+    });
+    serde_json::to_vec(&envelope).map_err(encoding)
+}
