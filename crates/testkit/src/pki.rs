@@ -1281,7 +1281,7 @@ const RSA_ENCRYPTION_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.8
 /// signature can verify under it, which such tests do not need.
 pub fn unowned_rsa_spki(bits: usize, seed: u64) -> Result<SubjectPublicKeyInfoOwned, PkiError> {
     use rand::RngCore;
-    if bits < 16 || bits % 8 != 0 {
+    if bits < 16 || !bits.is_multiple_of(8) {
         return Err(PkiError::Encoding(format!(
             "an RSA modulus of {bits} bits: use a multiple of 8, at least 16"
         )));
