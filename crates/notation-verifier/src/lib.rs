@@ -54,6 +54,7 @@
 //! - [`bundle`]: the signature bundle format (writer and reader rules).
 //! - [`reference`]: image references normalised as the container runtime does.
 //! - [`verify`]: the whole pipeline, producing a [`verdict::Verdict`].
+//! - [`inspect`]: reports for people (the browser inspector, `vns inspect`).
 
 pub mod ber;
 pub mod bundle;
@@ -62,6 +63,7 @@ pub mod chain;
 pub mod crypto;
 pub mod envelope;
 pub mod identity;
+pub mod inspect;
 pub mod reference;
 pub mod revocation;
 pub mod settings;
@@ -70,6 +72,8 @@ pub mod trust_policy;
 pub mod trust_store;
 pub mod verdict;
 pub mod verify;
+#[cfg(feature = "wasm-bindgen")]
+pub mod wasm;
 
 pub use verdict::{
     Action, CheckOutcome, ReasonCode, SignatureReport, Validation, ValidationKind, Verdict,

@@ -159,6 +159,47 @@ pub fn token_certificates(token: &[u8]) -> Result<Vec<Certificate>, TimestampErr
     Ok(ParsedToken::parse(&der)?.certificates)
 }
 
+/// What a token claims, read without verifying anything: for the inspector,
+/// which shows a token even when it will not verify.
+#[derive(Debug, Clone)]
+pub struct TokenSummary {
+    pub gen_time: DateTime<Utc>,
+    pub accuracy: Duration,
+    /// The TSA policy OID, dotted.
+    pub policy: String,
+    /// The message imprint's hash algorithm (`SHA-256`, or the OID when unknown).
+    pub imprint_hash: String,
+    /// Certificates carried in the token, as found (usually the TSA leaf first).
+    pub certificates: Vec<Certificate>,
+}
+
+/// Parses a token and returns its claims without checking them.
+pub fn token_summary(token: &[u8]) -> Result<TokenSummary, TimestampError> {
+    if token.len() > MAX_TOKEN_SIZE {
+        return Err(err(format!(
+            "timestamp token is {} bytes, more than the limit of {MAX_TOKEN_SIZE}",
+            token.len()
+        )));
+    }
+    let der = crate::ber::to_der(token).map_err(|e| {
+        err(format!(
+            "failed to parse timestamp countersignature with error: {e}"
+        ))
+    })?;
+    let parsed = ParsedToken::parse(&der)?;
+    let tst = parsed.tst_info()?;
+    let hash_oid = tst.message_imprint.hash_algorithm.oid;
+    Ok(TokenSummary {
+        gen_time: to_chrono(tst.gen_time.to_unix_duration()),
+        accuracy: accuracy(&tst),
+        policy: tst.policy.to_string(),
+        imprint_hash: HashAlgorithm::from_oid(&hash_oid)
+            .map(|h| h.name().to_string())
+            .unwrap_or_else(|| hash_oid.to_string()),
+        certificates: parsed.certificates,
+    })
+}
+
 fn to_chrono(d: std::time::Duration) -> DateTime<Utc> {
     i64::try_from(d.as_secs())
         .ok()

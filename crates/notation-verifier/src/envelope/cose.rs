@@ -29,6 +29,11 @@ pub fn parse_and_verify(
     bytes: &[u8],
     cache: Option<&crate::chain::ChainCache>,
 ) -> Result<VerifiedEnvelope, EnvelopeError> {
+    super::finish(parse_parts(bytes)?, cache)
+}
+
+/// Syntax and header rules only; [`super::finish`] does the cryptography.
+pub(crate) fn parse_parts(bytes: &[u8]) -> Result<Parts<'_>, EnvelopeError> {
     let sign1 = decode_sign1(bytes)?;
     let protected_item = protected_map(sign1.protected)?;
     let protected = header_map(&protected_item, "protected")?;
@@ -42,22 +47,19 @@ pub fn parse_and_verify(
         )));
     }
 
-    super::finish(
-        Parts {
-            media_type: MEDIA_TYPE_COSE,
-            algorithm,
-            // go-cose requires salt length == hash length (§e).
-            salt: PssSalt::HashLength,
-            headers: notary,
-            chain: extras.chain.into_iter().map(Into::into).collect(),
-            signed_message: sig_structure(sign1.protected, sign1.payload),
-            signature: sign1.signature.to_vec(),
-            payload: sign1.payload.into(),
-            timestamp_token: extras.timestamp_token,
-            signing_agent: extras.signing_agent,
-        },
-        cache,
-    )
+    Ok(Parts {
+        media_type: MEDIA_TYPE_COSE,
+        algorithm,
+        // go-cose requires salt length == hash length (§e).
+        salt: PssSalt::HashLength,
+        headers: notary,
+        chain: extras.chain.into_iter().map(Into::into).collect(),
+        signed_message: sig_structure(sign1.protected, sign1.payload),
+        signature: sign1.signature.to_vec(),
+        payload: sign1.payload.into(),
+        timestamp_token: extras.timestamp_token,
+        signing_agent: extras.signing_agent,
+    })
 }
 
 /// The four members of a COSE_Sign1, borrowed from the input.

@@ -25,6 +25,11 @@ pub fn parse_and_verify(
     bytes: &[u8],
     cache: Option<&crate::chain::ChainCache>,
 ) -> Result<VerifiedEnvelope, EnvelopeError> {
+    super::finish(parse_parts(bytes)?, cache)
+}
+
+/// Syntax and header rules only; [`super::finish`] does the cryptography.
+pub(crate) fn parse_parts(bytes: &[u8]) -> Result<Parts<'static>, EnvelopeError> {
     let envelope: Flattened = serde_json::from_slice(bytes)
         .map_err(|e| EnvelopeError::malformed(format!("malformed JWS envelope: {e}")))?;
     let protected = decode_protected(&envelope.protected)?;
@@ -65,22 +70,19 @@ pub fn parse_and_verify(
     signed_message.push(b'.');
     signed_message.extend_from_slice(envelope.payload.as_bytes());
 
-    super::finish(
-        Parts {
-            media_type: MEDIA_TYPE_JWS,
-            algorithm,
-            // golang-jwt accepts any PSS salt length (§e).
-            salt: PssSalt::AutoDetect,
-            headers: notary,
-            chain,
-            signed_message,
-            signature,
-            payload: payload.into(),
-            timestamp_token,
-            signing_agent: envelope.header.signing_agent,
-        },
-        cache,
-    )
+    Ok(Parts {
+        media_type: MEDIA_TYPE_JWS,
+        algorithm,
+        // golang-jwt accepts any PSS salt length (§e).
+        salt: PssSalt::AutoDetect,
+        headers: notary,
+        chain,
+        signed_message,
+        signature,
+        payload: payload.into(),
+        timestamp_token,
+        signing_agent: envelope.header.signing_agent,
+    })
 }
 
 /// `payload`, `protected` and `signature`: base64url without padding.

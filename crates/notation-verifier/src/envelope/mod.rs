@@ -170,6 +170,33 @@ pub fn parse_and_verify_cached(
     }
 }
 
+/// The decoded envelope before any cryptography, for the inspector: it
+/// shows what an envelope says even when its signature does not hold.
+pub(crate) fn parse_parts<'a>(
+    media_type: &str,
+    bytes: &'a [u8],
+) -> Result<Parts<'a>, EnvelopeError> {
+    if bytes.len() > MAX_ENVELOPE_SIZE {
+        return Err(EnvelopeError::malformed(format!(
+            "signature envelope is {} bytes, more than the limit of {MAX_ENVELOPE_SIZE} bytes",
+            bytes.len()
+        )));
+    }
+    match media_type {
+        MEDIA_TYPE_JWS => jws::parse_parts(bytes),
+        MEDIA_TYPE_COSE => cose::parse_parts(bytes),
+        other => Err(EnvelopeError::malformed(format!(
+            "signature envelope format with media type \"{other}\" is not supported"
+        ))),
+    }
+}
+
+/// The payload rules, for the inspector (the pipeline reaches them through
+/// [`finish`]).
+pub(crate) fn parse_payload(bytes: &[u8]) -> Result<Payload, EnvelopeError> {
+    payload::parse_payload(bytes)
+}
+
 /// What an envelope parser hands to [`finish`]: everything decoded and every
 /// header rule checked, nothing cryptographic done yet.
 pub(crate) struct Parts<'a> {
