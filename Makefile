@@ -7,7 +7,7 @@ WASM_OPT := $(shell command -v wasm-opt 2>/dev/null)
 REGISTRY ?= ghcr.io/verify-notation-signatures/policies/verify-notation-signatures
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
-.PHONY: all build annotate test unit e2e fmt lint publish bench demo setup clean fuzz
+.PHONY: all build annotate test unit e2e fmt lint publish bench demo setup clean fuzz web web-test web-screenshots
 
 all: build
 
@@ -49,11 +49,27 @@ fmt:
 lint:
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	cargo clippy -p verify-notation-signatures -p notation-verifier --target=$(WASM_TARGET) --locked -- -D warnings
+	cargo clippy -p notation-verifier --features wasm-bindgen --target=wasm32-unknown-unknown --locked -- -D warnings
 
-# The whole suite: formatting, lints, unit tests, the verifier vectors, and the
-# built policy in a real waPC host against a real local registry.
-test: fmt lint policy.wasm
+# The whole suite: formatting, lints, unit tests, the verifier vectors, the
+# built policy in a real waPC host against a real local registry, and the
+# browser inspector in headless Chromium.
+test: fmt lint policy.wasm web
 	cargo test --workspace --locked
+	$(MAKE) web-test
+
+# The browser inspector (web/): the verifier core built for
+# wasm32-unknown-unknown into web/pkg; open web/index.html afterwards.
+web:
+	bash scripts/build-web.sh
+
+# The page in headless Debian chromium (playwright-core), on the Notation vectors.
+web-test:
+	cd web && npm ci --no-audit --no-fund && npm test
+
+# Refreshes docs/inspector.png and docs/inspector-tampered.png.
+web-screenshots: web
+	cd web && npm ci --no-audit --no-fund && VNS_UPDATE_SCREENSHOTS=1 npm test
 
 e2e: policy.wasm
 	cargo test --locked -p verify-notation-signatures --test '*'

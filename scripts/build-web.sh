@@ -15,7 +15,7 @@ if [ "$have" != "$want" ]; then
 fi
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
-cargo rustc -p notation-verifier --lib --release --target wasm32-unknown-unknown \
+cargo rustc --locked -p notation-verifier --lib --release --target wasm32-unknown-unknown \
   --features wasm-bindgen --crate-type cdylib
 module=target/wasm32-unknown-unknown/release/notation_verifier.wasm
 out=web/pkg

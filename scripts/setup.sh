@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on a fresh Debian machine with rustup:
-# the wasm32-wasip1 target and Debian's docker-registry (the real local
-# registry the tests run against). Idempotent; needs root for apt-get.
+# the wasm32-wasip1 target (the policy), wasm32-unknown-unknown (the browser
+# inspector), Debian's docker-registry (the real local registry the tests run
+# against), and Debian's chromium with Node.js for the inspector's browser
+# test. Idempotent; needs root for apt-get.
 set -euo pipefail
 
-if ! rustup target list --installed | grep -qx wasm32-wasip1; then
-  rustup target add wasm32-wasip1
-fi
+for target in wasm32-wasip1 wasm32-unknown-unknown; do
+  rustup target list --installed | grep -qx "$target" || rustup target add "$target"
+done
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 
 missing=()
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ "${#missing[@]}" -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -21,4 +25,4 @@ fi
 # Debian's package enables a system service on port 5000; the tests start
 # their own registries on free loopback ports and do not need it.
 if command -v systemctl >/dev/null 2>&1; then systemctl stop docker-registry >/dev/null 2>&1 || true; fi
-echo "setup: wasm32-wasip1 target and docker-registry are installed"
+echo "setup: wasm targets, docker-registry, chromium and node are installed"

@@ -4,6 +4,7 @@
 
 mod attach;
 mod auth;
+mod inspect;
 mod registry;
 mod scan;
 mod settings_file;
@@ -31,7 +32,7 @@ const EXIT_REGISTRY: u8 = 3;
     version,
     about = "Publish Notation signature bundles, verify images, report signing posture",
     after_help = "Exit codes: 0 success, 1 verification failed, 2 usage or settings error, 3 registry error.\n\n\
-Examples:\n  vns attach myregistry.azurecr.io/app:1.4.2\n  vns sync myregistry.azurecr.io/app --concurrency 8\n  vns verify myregistry.azurecr.io/app:1.4.2 --settings settings.yaml\n  vns verify --output json IMAGE --settings settings.yaml"
+Examples:\n  vns attach myregistry.azurecr.io/app:1.4.2\n  vns sync myregistry.azurecr.io/app --concurrency 8\n  vns verify myregistry.azurecr.io/app:1.4.2 --settings settings.yaml\n  vns verify --output json IMAGE --settings settings.yaml\n  vns inspect myregistry.azurecr.io/app:1.4.2 --settings settings.yaml\n  vns inspect signature.jws --settings settings.yaml --reference myregistry.azurecr.io/app"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -123,6 +124,32 @@ enum Command {
         /// The policy settings (YAML or JSON): trust policy, stores, exceptions, enforcement.
         #[arg(long, short)]
         settings: PathBuf,
+        #[arg(long, value_enum, default_value = "human")]
+        output: OutputFormat,
+    },
+    /// Explain a signature: envelope headers, chain, timestamp and, with
+    /// --settings, every validation and the verdict (what the browser
+    /// inspector in web/ shows).
+    Inspect {
+        /// Envelope files (.jws/.cose/.sig), a bundle manifest file, or one
+        /// image reference (read from its registry).
+        #[arg(required = true)]
+        targets: Vec<String>,
+        /// The policy settings (YAML or JSON); without them only integrity
+        /// is checked.
+        #[arg(long, short)]
+        settings: Option<PathBuf>,
+        /// For files: the image the signatures belong to (selects the trust
+        /// policy statement).
+        #[arg(long)]
+        reference: Option<String>,
+        /// For envelope files: the artifact descriptor (JSON or a file);
+        /// default: what the first envelope's payload names.
+        #[arg(long)]
+        descriptor: Option<String>,
+        /// Verification time, RFC 3339 (default: now).
+        #[arg(long)]
+        time: Option<String>,
         #[arg(long, value_enum, default_value = "human")]
         output: OutputFormat,
     },
@@ -424,6 +451,68 @@ async fn run(cli: Cli) -> ExitCode {
                 u8::try_from(verify::exit_code(&reports, settings.enforcement))
                     .unwrap_or(EXIT_FAILED),
             )
+        }
+        Command::Inspect {
+            targets,
+            settings,
+            reference,
+            descriptor,
+            time,
+            output,
+        } => {
+            let settings = match settings.as_deref().map(load_settings).transpose() {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            let time = match time.as_deref().map(chrono::DateTime::parse_from_rfc3339) {
+                None => chrono::Utc::now(),
+                Some(Ok(t)) => t.with_timezone(&chrono::Utc),
+                Some(Err(_)) => {
+                    eprintln!("vns: --time is not RFC 3339 (e.g. 2026-11-23T00:00:00Z)");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            };
+            // Existing paths are files; a single non-path is an image.
+            let is_file = |t: &String| std::path::Path::new(t).exists();
+            let (target, registry) = if targets.iter().all(is_file) {
+                (
+                    inspect::Target::Files(targets.iter().map(PathBuf::from).collect()),
+                    None,
+                )
+            } else if let [image] = targets.as_slice() {
+                (
+                    inspect::Target::Image(image.clone()),
+                    Some(Registry::new(opts, &registries_of(targets))),
+                )
+            } else {
+                eprintln!(
+                    "vns: inspect takes files, or exactly one image reference; not found as files: {}",
+                    targets.iter().filter(|t| !is_file(t)).cloned().collect::<Vec<_>>().join(", ")
+                );
+                return ExitCode::from(EXIT_USAGE);
+            };
+            let is_image = matches!(target, inspect::Target::Image(_));
+            let context = inspect::FileContext {
+                reference: reference.as_deref(),
+                descriptor: descriptor.as_deref(),
+            };
+            match inspect::run(target, settings.as_ref(), context, registry.as_ref(), time).await {
+                Ok(report) => {
+                    match output {
+                        OutputFormat::Json => print_json(&report),
+                        OutputFormat::Human => print!("{}", inspect::render_human(&report)),
+                    }
+                    ExitCode::from(report.exit_code())
+                }
+                Err(e @ inspect::InspectCliError::Registry(_)) if is_image => {
+                    eprintln!("vns: {e}");
+                    ExitCode::from(EXIT_REGISTRY)
+                }
+                Err(e) => {
+                    eprintln!("vns: {e}");
+                    ExitCode::from(EXIT_USAGE)
+                }
+            }
         }
     }
 }
