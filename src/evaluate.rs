@@ -122,7 +122,13 @@ fn verify_reference(
                 statement: s.name.clone(),
             }
         }
-        Ok(_) => {}
+        // The statement's trust stores, parsed once per request; a broken
+        // one fails the image before any registry call.
+        Ok(s) => {
+            if let Err(message) = settings.verifier.load_statement_stores(s) {
+                return failure(ReasonCode::TrustStoreError, message);
+            }
+        }
         Err(e) => return failure(ReasonCode::NoApplicablePolicy, e.to_string()),
     }
     let digest = match resolve_digest(reference, registry) {
@@ -289,4 +295,136 @@ fn resolve_digest(reference: &ImageRef, registry: &dyn Registry) -> Result<Strin
         )
     })?;
     Ok(digest)
+}
+
+#[cfg(test)]
+mod lazy_store_tests {
+    //! Per request, only the trust stores of the applicable statement are
+    //! parsed; `validate_settings` still rejects any invalid store.
+
+    use notation_verifier::bundle::{self, BundleLayer};
+    use notation_verifier::verify::Descriptor;
+    use serde_json::{json, Value};
+    use sha2::{Digest, Sha256};
+
+    use crate::host::fake::FakeRegistry;
+    use crate::settings::validate_settings_payload;
+    use crate::validate_payload;
+
+    const TESTDATA: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/testdata/notation/synthetic"
+    );
+    const DIGEST: &str = "sha256:f20c43161d73848408ef247f0ec7111b19fe58ffebc0cbcaa0d2c8bda4967268";
+    const REPO: &str = "registry.example.com/synthetic/strict";
+    const BROKEN: &str = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+
+    fn now() -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    }
+
+    fn read(path: &str) -> Vec<u8> {
+        std::fs::read(format!("{TESTDATA}/{path}")).unwrap()
+    }
+
+    fn registry() -> FakeRegistry {
+        let envelope = read("envelopes/valid/jws-rsa2048-PS256.jws");
+        let layer = BundleLayer {
+            media_type: "application/jose+json".into(),
+            digest: format!("sha256:{}", hex::encode(Sha256::digest(&envelope))),
+            size: envelope.len() as u64,
+            envelope,
+            signature_manifest: format!("sha256:{}", "5".repeat(64)),
+            thumbprints: None,
+            revocation: Vec::new(),
+        };
+        let descriptor = Descriptor {
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            digest: DIGEST.into(),
+            size: 246,
+        };
+        let mut r = FakeRegistry::default();
+        r.digests.insert(format!("{REPO}:v1"), Ok(DIGEST.into()));
+        r.manifests.insert(
+            format!("{REPO}:{}", bundle::bundle_tag(DIGEST).unwrap()),
+            Ok(bundle::build_manifest(&descriptor, &[layer], now())),
+        );
+        r
+    }
+
+    /// `synthetic` (our image) names `ca:<store>`; `other` names `ca:broken`.
+    fn settings(store: &str) -> Value {
+        let root = String::from_utf8(read("truststore/x509/ca/synthetic-root/root.pem")).unwrap();
+        json!({
+            "trustPolicy": {"version": "1.0", "trustPolicies": [
+                {
+                    "name": "synthetic",
+                    "registryScopes": [REPO],
+                    "signatureVerification": {"level": "strict"},
+                    "trustStores": [format!("ca:{store}")],
+                    "trustedIdentities": ["x509.subject: C=US, ST=WA, O=Synthetic Notation Test"]
+                },
+                {
+                    "name": "other",
+                    "registryScopes": ["registry.example.com/other"],
+                    "signatureVerification": {"level": "strict"},
+                    "trustStores": ["ca:broken"],
+                    "trustedIdentities": ["*"]
+                }
+            ]},
+            "trustStores": {"ca": {"synthetic-root": root, "broken": BROKEN}}
+        })
+    }
+
+    fn create_pod(settings: Value) -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "settings": settings,
+            "request": {
+                "uid": "1",
+                "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                "resource": {"group": "", "version": "v1", "resource": "pods"},
+                "operation": "CREATE",
+                "name": "p",
+                "namespace": "default",
+                "userInfo": {"username": "admin"},
+                "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                    "spec": {"containers": [{"name": "c", "image": format!("{REPO}:v1")}]}},
+                "oldObject": null
+            }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_unused_invalid_store_is_rejected_by_validate_settings_but_not_parsed_per_request() {
+        let invalid =
+            validate_settings_payload(&serde_json::to_vec(&settings("synthetic-root")).unwrap());
+        assert!(!invalid.valid);
+        let message = invalid.message.unwrap();
+        assert!(
+            message.starts_with("trustStores: trust store \"broken\" of type \"ca\""),
+            "{message}"
+        );
+
+        let registry = registry();
+        let r = validate_payload(&create_pod(settings("synthetic-root")), &registry, now());
+        assert!(r.accepted, "{:?}", r.message);
+        assert_eq!(registry.calls.borrow().len(), 2);
+    }
+
+    #[test]
+    fn a_used_invalid_store_fails_the_image_with_trust_store_error_before_registry_calls() {
+        let expected = validate_settings_payload(&serde_json::to_vec(&settings("broken")).unwrap())
+            .message
+            .unwrap();
+        let registry = registry();
+        let r = validate_payload(&create_pod(settings("broken")), &registry, now());
+        assert!(!r.accepted);
+        let message = r.message.unwrap();
+        assert!(message.contains("TRUST_STORE_ERROR"), "{message}");
+        assert!(message.contains(&expected), "{message}\n{expected}");
+        assert!(registry.calls.borrow().is_empty());
+    }
 }

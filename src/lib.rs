@@ -79,7 +79,10 @@ pub fn validate_payload(
         Ok(r) => r,
         Err(e) => return reject(format!("the admission request could not be read: {e}")),
     };
-    let settings = match request.settings.0.validate() {
+    // Validated when the policy was loaded (`validate_settings`); per
+    // request, trust stores are parsed only when the applicable statement
+    // names them.
+    let settings = match request.settings.0.compile() {
         Ok(s) => s,
         Err(e) => return reject(format!("the policy settings are invalid: {e}")),
     };

@@ -141,8 +141,24 @@ pub struct ValidatedSettings {
 }
 
 impl Settings {
-    /// Applies every rule of the contract and compiles the settings.
+    /// Applies every rule of the contract and compiles the settings; every
+    /// trust store is parsed and checked. For settings validation (the
+    /// policy's `validate_settings`, `vns`), where any invalid store is an error.
     pub fn validate(&self) -> Result<ValidatedSettings, SettingsError> {
+        self.compile_with(true)
+    }
+
+    /// As [`Settings::validate`], but trust stores are kept as text and each
+    /// is parsed on its first use: for settings already validated, compiled
+    /// again for every admission request. Only the stores that the
+    /// applicable statement names are parsed (see
+    /// [`Verifier::load_statement_stores`]); an invalid store that is used
+    /// fails with `TRUST_STORE_ERROR` and the message `validate` gives.
+    pub fn compile(&self) -> Result<ValidatedSettings, SettingsError> {
+        self.compile_with(false)
+    }
+
+    fn compile_with(&self, parse_stores: bool) -> Result<ValidatedSettings, SettingsError> {
         let doc = self
             .trust_policy
             .as_ref()
@@ -171,7 +187,11 @@ impl Settings {
                 }
             }
         }
-        let stores = TrustStores::from_pem(&self.trust_stores)?;
+        let stores = if parse_stores {
+            TrustStores::from_pem(&self.trust_stores)?
+        } else {
+            TrustStores::from_pem_lazy(&self.trust_stores)
+        };
         if self.max_signatures == 0 || self.max_signatures > MAX_MAX_SIGNATURES {
             return Err(SettingsError::MaxSignatures {
                 value: self.max_signatures,
@@ -280,6 +300,7 @@ pub fn parse_expiry(raw: &str) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trust_store::StoreType;
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -393,6 +414,109 @@ mod tests {
         assert!(e.to_string().contains("exceptions[0].expires"), "{e}");
         let e = compile_exception(0, &exc("a/[", "2030-01-01")).unwrap_err();
         assert!(e.to_string().contains("exceptions[0].image"), "{e}");
+    }
+
+    /// Two statements: `app` names the valid `ca:good`, `legacy` names
+    /// `ca:broken` (not a certificate).
+    fn two_store_settings() -> Settings {
+        let root = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/testdata/notation/synthetic/truststore/x509/ca/synthetic-root/root.pem"
+        ))
+        .unwrap();
+        serde_json::from_value(serde_json::json!({
+            "trustPolicy": {
+                "version": "1.0",
+                "trustPolicies": [
+                    {
+                        "name": "app",
+                        "registryScopes": ["reg.io/app"],
+                        "signatureVerification": {"level": "strict"},
+                        "trustStores": ["ca:good"],
+                        "trustedIdentities": ["*"]
+                    },
+                    {
+                        "name": "legacy",
+                        "registryScopes": ["reg.io/legacy"],
+                        "signatureVerification": {"level": "strict"},
+                        "trustStores": ["ca:broken"],
+                        "trustedIdentities": ["*"]
+                    }
+                ]
+            },
+            "trustStores": {"ca": {
+                "good": root,
+                "broken": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            }}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn validation_rejects_any_invalid_store_but_requests_parse_only_the_statements_stores() {
+        let settings = two_store_settings();
+        let eager = settings.validate().unwrap_err();
+        assert!(
+            matches!(&eager, SettingsError::TrustStore(TrustStoreError::Invalid { name, .. }) if name == "broken"),
+            "{eager:?}"
+        );
+        let lazy = settings.compile().unwrap();
+        let stores = &lazy.verifier.stores;
+        assert!(!stores.is_parsed(StoreType::Ca, "good"));
+        assert!(!stores.is_parsed(StoreType::Ca, "broken"));
+
+        // A request for reg.io/app parses ca:good only, and once.
+        let app = lazy.verifier.policy.statement_for("reg.io/app").unwrap();
+        assert_eq!(lazy.verifier.load_statement_stores(app), Ok(()));
+        assert!(stores.is_parsed(StoreType::Ca, "good"));
+        assert!(!stores.is_parsed(StoreType::Ca, "broken"));
+        let first = stores.get(StoreType::Ca, "good").unwrap().as_ptr();
+        assert_eq!(
+            stores.get(StoreType::Ca, "good").unwrap().as_ptr(),
+            first,
+            "parsed once"
+        );
+
+        // A request for reg.io/legacy meets the broken store, with the
+        // message that settings validation gives.
+        let legacy = lazy.verifier.policy.statement_for("reg.io/legacy").unwrap();
+        assert_eq!(
+            lazy.verifier.load_statement_stores(legacy),
+            Err(eager.to_string())
+        );
+        assert!(stores.is_parsed(StoreType::Ca, "broken"));
+        assert!(stores.get(StoreType::Ca, "broken").is_none());
+        assert!(stores.contains(StoreType::Ca, "broken"));
+    }
+
+    #[test]
+    fn lazy_and_eager_stores_fail_alike() {
+        for (store_type, text) in [
+            (StoreType::Ca, ""),
+            (StoreType::Ca, "not pem"),
+            (
+                StoreType::Tsa,
+                "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            ),
+        ] {
+            let mut pem = TrustStoresPem::default();
+            let map = match store_type {
+                StoreType::Ca => &mut pem.ca,
+                StoreType::SigningAuthority => &mut pem.signing_authority,
+                StoreType::Tsa => &mut pem.tsa,
+            };
+            map.insert("s".into(), text.into());
+            let eager = TrustStores::from_pem(&pem).unwrap_err();
+            let lazy = TrustStores::from_pem_lazy(&pem);
+            assert_eq!(lazy.load(store_type, "s").unwrap_err(), eager, "{text:?}");
+        }
+        assert_eq!(
+            TrustStores::from_pem_lazy(&TrustStoresPem::default())
+                .load(StoreType::Ca, "none")
+                .unwrap_err()
+                .to_string(),
+            "the trust store \"none\" of type \"ca\" does not exist"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::envelope::{self, SigningScheme, VerifiedEnvelope};
 use crate::revocation::{self, RevocationMaterial, RevocationStatus};
 use crate::timestamp;
 use crate::trust_policy::{PolicyError, Statement, TrustPolicy, TrustStoreRef, VerifyTimestamp};
-use crate::trust_store::{StoreType, TrustStores};
+use crate::trust_store::{StoreType, TrustStoreError, TrustStores};
 use crate::verdict::{
     Action, CheckOutcome, Failure, Outcome, ReasonCode, SignatureReport, Validation,
     ValidationKind, Verdict,
@@ -67,6 +67,15 @@ pub struct Verifier {
     pub stores: TrustStores,
     /// Chains already validated for this verifier's request.
     pub chain_cache: crate::chain::ChainCache,
+}
+
+/// A missing store says so; an invalid one reads as the settings error
+/// that [`crate::settings::Settings::validate`] gives for it.
+fn store_error_message(e: &TrustStoreError) -> String {
+    match e {
+        TrustStoreError::Missing { .. } => e.to_string(),
+        _ => crate::settings::SettingsError::TrustStore(e.clone()).to_string(),
+    }
 }
 
 /// Formats times in messages as RFC 3339 UTC (`2022-07-29T23:59:00Z`).
@@ -329,16 +338,25 @@ impl Verifier {
                 continue;
             }
             seen.push(&r.name);
-            let certs = self.stores.get(store_type, &r.name).ok_or_else(|| {
-                format!(
-                    "the trust store \"{}\" of type \"{}\" does not exist",
-                    r.name,
-                    store_type.as_str()
-                )
-            })?;
+            let certs = self
+                .stores
+                .load(store_type, &r.name)
+                .map_err(|e| store_error_message(&e))?;
             out.extend(certs.iter());
         }
         Ok(out)
+    }
+
+    /// Parses (once) every trust store that `statement` names, and only
+    /// those: the per-request cost of a lazily built [`TrustStores`]. The
+    /// error is the message of a `TRUST_STORE_ERROR`.
+    pub fn load_statement_stores(&self, statement: &Statement) -> Result<(), String> {
+        for r in &statement.trust_stores {
+            self.stores
+                .load(r.store_type, &r.name)
+                .map_err(|e| store_error_message(&e))?;
+        }
+        Ok(())
     }
 
     fn check_authentic_timestamp(
