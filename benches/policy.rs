@@ -168,10 +168,55 @@ fn native_eval(reg: &MapRegistry, req: &Value, s: &Value) -> Duration {
 
 /// Criterion's mean for `verify/<name>`, if `cargo bench -p notation-verifier` ran.
 fn criterion_ns(name: &str) -> Option<f64> {
+    criterion_estimate_ns("target/criterion", &format!("verify/{name}"))
+}
+
+/// Criterion's mean for `<id>` under `<home>` (`target/criterion` native,
+/// `target/criterion-wasm` for the WASI run of the `rsa_public` group).
+fn criterion_estimate_ns(home: &str, id: &str) -> Option<f64> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("target/criterion/verify/{name}/new/estimates.json"));
+        .join(home)
+        .join(id)
+        .join("new/estimates.json");
     let v: Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
     v["mean"]["point_estimate"].as_f64()
+}
+
+/// The arithmetic comparison: `rsa` 0.9 (`num-bigint-dig`) against our
+/// Montgomery public operation, native and in wasm (criterion under Node's
+/// WASI, see the Makefile's `bench` target).
+fn print_rsa_public() {
+    let get = |home: &str, name: &str| {
+        criterion_estimate_ns(home, &format!("rsa_public/{name}")).map(|ns| ns / 1000.0)
+    };
+    let fmt = |v: Option<f64>| v.map(|x| format!("{x:.0}")).unwrap_or_else(|| "n/a".into());
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.1}x", a / b),
+        _ => "n/a".into(),
+    };
+    println!(
+        "## RSA public operation s^e mod n (e = 65537): rsa 0.9 vs ours
+"
+    );
+    println!("| modulus | rsa 0.9 native µs | ours native µs | speed-up | rsa 0.9 wasm µs | ours wasm µs | speed-up | ours wasm / native |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for bits in ["2048", "3072", "4096"] {
+        let rn = get("target/criterion", &format!("rsa-crate-{bits}"));
+        let on = get("target/criterion", &format!("montgomery-{bits}"));
+        let rw = get("target/criterion-wasm", &format!("rsa-crate-{bits}"));
+        let ow = get("target/criterion-wasm", &format!("montgomery-{bits}"));
+        println!(
+            "| RSA-{bits} | {} | {} | {} | {} | {} | {} | {} |",
+            fmt(rn),
+            fmt(on),
+            ratio(rn, on),
+            fmt(rw),
+            fmt(ow),
+            ratio(rw, ow),
+            ratio(ow, on)
+        );
+    }
+    println!("\nwasm here is the criterion bench compiled for wasm32-wasip1 (u32 limbs) run by Node's V8; the policy runs in wasmtime.\n");
 }
 
 /// `openssl speed` verify time per operation, in microseconds.
@@ -360,7 +405,9 @@ fn main() {
             ratio(Some(wasm_verify), ossl)
         );
     }
-    println!("\nEmpty evaluation (instantiate, parse settings and trust stores, no image): wasm {wasm_base:.0} µs, native {native_base:.0} µs, peak guest memory {} bytes. First native evaluation in a fresh process (rsa2048): {first_native:.0} µs.\n", mem_empty.unwrap_or(0));
+    println!("\nEmpty evaluation (instantiate, parse the settings; no image, so no trust store is parsed): wasm {wasm_base:.0} µs, native {native_base:.0} µs, peak guest memory {} bytes. First native evaluation in a fresh process (rsa2048): {first_native:.0} µs.\n", mem_empty.unwrap_or(0));
+
+    print_rsa_public();
 
     // End to end: Pods with distinct images (one chain), and 5 chains.
     let mut pods = Fixture::new();
