@@ -96,12 +96,13 @@ demo: setup policy.wasm
 
 # Each fuzz target for FUZZ_SECONDS, seeded from the Notation vectors (needs cargo-fuzz).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := jws_envelope cose_envelope certificate_chain timestamp_token revocation_material trust_policy policy_settings bundle_manifest policy_validate
+FUZZ_TARGETS := jws_envelope cose_envelope certificate_chain timestamp_token revocation_material trust_policy policy_settings bundle_manifest policy_validate inspect_envelope
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p fuzz/corpus/$$t; \
 	  case $$t in jws_envelope) find ../shared/testdata/notation -name '*.jws' -o -name '*.sig' | xargs -I{} cp {} fuzz/corpus/$$t/ ;; \
 	    cose_envelope) find ../shared/testdata/notation -name '*.cose' -o -name '*.sig' | xargs -I{} cp {} fuzz/corpus/$$t/ ;; \
+	    inspect_envelope) find ../shared/testdata/notation -name '*.jws' -o -name '*.cose' -o -name '*.sig' | xargs -I{} cp {} fuzz/corpus/$$t/ ;; \
 	    certificate_chain) find ../shared/testdata/notation -name '*.pem' -o -name '*.crt' -o -name '*.cer' | xargs -I{} cp {} fuzz/corpus/$$t/ ;; \
 	    timestamp_token) find ../shared/testdata/notation -name '*.p7s' -o -name '*.tsq' -o -name '*.tsr' | xargs -I{} cp {} fuzz/corpus/$$t/ ;; \
 	    trust_policy|policy_settings) find ../shared/testdata/notation* -name '*.json' | xargs -I{} cp {} fuzz/corpus/$$t/ ;; \
