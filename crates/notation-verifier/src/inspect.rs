@@ -344,6 +344,54 @@ pub fn verify_and_inspect(
     })
 }
 
+/// [`verify_and_inspect`] over owned envelopes `(media type, bytes)`, as
+/// the page, a bundle and `vns inspect` hold them.
+pub fn verify_envelopes(
+    settings: &ValidatedSettings,
+    reference: &str,
+    descriptor: &Descriptor,
+    envelopes: &[(String, Vec<u8>)],
+    revocation: &RevocationMaterial,
+    time: DateTime<Utc>,
+) -> Result<VerificationReport, InspectError> {
+    let signatures: Vec<Signature<'_>> = envelopes
+        .iter()
+        .map(|(media_type, bytes)| Signature {
+            media_type,
+            envelope: bytes,
+        })
+        .collect();
+    verify_and_inspect(
+        settings,
+        reference,
+        descriptor,
+        &signatures,
+        revocation,
+        time,
+    )
+}
+
+/// When no descriptor is given: the artifact the first envelope's payload
+/// names, with the note a reader needs (a signature made for another image
+/// cannot be detected this way).
+pub fn descriptor_from_payload(envelopes: &[(String, Vec<u8>)]) -> Option<(Descriptor, String)> {
+    let payload = envelopes
+        .iter()
+        .find_map(|(media_type, bytes)| inspect_envelope(media_type, bytes).payload)?;
+    let note = format!(
+        "no descriptor was given: the artifact is taken from the first envelope's payload ({}), so a signature for another image cannot be detected here",
+        payload.digest
+    );
+    Some((
+        Descriptor {
+            media_type: payload.media_type,
+            digest: payload.digest,
+            size: payload.size,
+        },
+        note,
+    ))
+}
+
 /// A bundle manifest (as `vns attach` publishes it) read for inspection:
 /// its subject and its envelopes with their stapled revocation material.
 pub struct InspectedBundle {

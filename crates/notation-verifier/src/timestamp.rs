@@ -106,18 +106,7 @@ pub fn verify_token(
     signature: &[u8],
     tsa_roots: &[&Certificate],
 ) -> Result<VerifiedTimestamp, TimestampError> {
-    if token.len() > MAX_TOKEN_SIZE {
-        return Err(err(format!(
-            "timestamp token is {} bytes, more than the limit of {MAX_TOKEN_SIZE}",
-            token.len()
-        )));
-    }
-    let der = crate::ber::to_der(token).map_err(|e| {
-        err(format!(
-            "failed to parse timestamp countersignature with error: {e}"
-        ))
-    })?;
-    let parsed = ParsedToken::parse(&der)?;
+    let parsed = ParsedToken::parse_bounded(token)?;
     let tst = parsed.tst_info()?;
     check_imprint(&tst, signature)?;
     if tsa_roots.is_empty() {
@@ -152,11 +141,7 @@ pub fn verify_token(
 /// The certificates a token carries (TSA leaf and intermediates), for
 /// callers that fetch revocation material for the TSA chain.
 pub fn token_certificates(token: &[u8]) -> Result<Vec<Certificate>, TimestampError> {
-    if token.len() > MAX_TOKEN_SIZE {
-        return Err(err("timestamp token is too large"));
-    }
-    let der = crate::ber::to_der(token).map_err(|e| err(e.to_string()))?;
-    Ok(ParsedToken::parse(&der)?.certificates)
+    Ok(ParsedToken::parse_bounded(token)?.certificates)
 }
 
 /// What a token claims, read without verifying anything: for the inspector,
@@ -175,18 +160,7 @@ pub struct TokenSummary {
 
 /// Parses a token and returns its claims without checking them.
 pub fn token_summary(token: &[u8]) -> Result<TokenSummary, TimestampError> {
-    if token.len() > MAX_TOKEN_SIZE {
-        return Err(err(format!(
-            "timestamp token is {} bytes, more than the limit of {MAX_TOKEN_SIZE}",
-            token.len()
-        )));
-    }
-    let der = crate::ber::to_der(token).map_err(|e| {
-        err(format!(
-            "failed to parse timestamp countersignature with error: {e}"
-        ))
-    })?;
-    let parsed = ParsedToken::parse(&der)?;
+    let parsed = ParsedToken::parse_bounded(token)?;
     let tst = parsed.tst_info()?;
     let hash_oid = tst.message_imprint.hash_algorithm.oid;
     Ok(TokenSummary {
@@ -251,6 +225,22 @@ struct ParsedToken {
 }
 
 impl ParsedToken {
+    /// The size limit, BER to DER, then [`ParsedToken::parse`].
+    fn parse_bounded(token: &[u8]) -> Result<Self, TimestampError> {
+        if token.len() > MAX_TOKEN_SIZE {
+            return Err(err(format!(
+                "timestamp token is {} bytes, more than the limit of {MAX_TOKEN_SIZE}",
+                token.len()
+            )));
+        }
+        let der = crate::ber::to_der(token).map_err(|e| {
+            err(format!(
+                "failed to parse timestamp countersignature with error: {e}"
+            ))
+        })?;
+        Self::parse(&der)
+    }
+
     fn parse(der: &[u8]) -> Result<Self, TimestampError> {
         let parse_err = |m: String| {
             err(format!(

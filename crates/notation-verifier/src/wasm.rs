@@ -15,7 +15,6 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use crate::inspect::{self, InspectError};
 use crate::revocation::RevocationMaterial;
 use crate::settings::{Settings, ValidatedSettings};
-use crate::verify::{Descriptor, Signature};
 
 /// Inputs the page can get wrong, each with what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -104,34 +103,18 @@ pub fn verify(
             decoded.push((media_type, bytes));
         }
         let descriptor = if descriptor.trim().is_empty() {
-            let from_payload = decoded
-                .iter()
-                .find_map(|(m, b)| inspect::inspect_envelope(m, b).payload)
-                .ok_or(InputError::NoDescriptor)?;
-            notes.push(format!(
-                "no descriptor was given: the artifact is taken from the first envelope's payload ({}), so a signature for another image cannot be detected here",
-                from_payload.digest
-            ));
-            Descriptor {
-                media_type: from_payload.media_type,
-                digest: from_payload.digest,
-                size: from_payload.size,
-            }
+            let (from_payload, note) =
+                inspect::descriptor_from_payload(&decoded).ok_or(InputError::NoDescriptor)?;
+            notes.push(note);
+            from_payload
         } else {
             serde_json::from_str(descriptor).map_err(|e| InputError::Descriptor(e.to_string()))?
         };
-        let signatures: Vec<Signature<'_>> = decoded
-            .iter()
-            .map(|(media_type, bytes)| Signature {
-                media_type,
-                envelope: bytes,
-            })
-            .collect();
-        Ok(inspect::verify_and_inspect(
+        Ok(inspect::verify_envelopes(
             &settings,
             reference.trim(),
             &descriptor,
-            &signatures,
+            &decoded,
             &RevocationMaterial::default(),
             time,
         )?)
@@ -151,19 +134,11 @@ pub fn verify_bundle(settings: &str, reference: &str, bundle: &str, time: &str) 
             serde_json::from_str(bundle).map_err(|e| InputError::BundleSyntax(e.to_string()))?;
         let bundle =
             inspect::read_bundle_for_inspection(&manifest, settings.limits.max_signatures)?;
-        let signatures: Vec<Signature<'_>> = bundle
-            .envelopes
-            .iter()
-            .map(|(media_type, bytes)| Signature {
-                media_type,
-                envelope: bytes,
-            })
-            .collect();
-        Ok(inspect::verify_and_inspect(
+        Ok(inspect::verify_envelopes(
             &settings,
             reference.trim(),
             &bundle.subject,
-            &signatures,
+            &bundle.envelopes,
             &bundle.revocation,
             time,
         )?)

@@ -173,6 +173,34 @@ fn encoding(e: impl std::fmt::Display) -> SignError {
     SignError::Encoding(e.to_string())
 }
 
+/// The JWS protected header of a Notation signature, base64url-encoded.
+fn jws_protected(alg: &str, options: &SignOptions<'_>) -> Result<String, SignError> {
+    let mut protected = Map::new();
+    protected.insert("alg".into(), Json::from(alg));
+    protected.insert(
+        "crit".into(),
+        Json::Array(
+            critical_headers(options)
+                .into_iter()
+                .map(Json::from)
+                .collect(),
+        ),
+    );
+    protected.insert("cty".into(), Json::from(PAYLOAD_CONTENT_TYPE));
+    protected.insert(
+        HEADER_SIGNING_SCHEME.into(),
+        Json::from(SIGNING_SCHEME_X509),
+    );
+    protected.insert(
+        HEADER_SIGNING_TIME.into(),
+        Json::from(rfc3339(options.signing_time)),
+    );
+    if let Some(expiry) = options.expiry {
+        protected.insert(HEADER_EXPIRY.into(), Json::from(rfc3339(expiry)));
+    }
+    Ok(URL_SAFE_NO_PAD.encode(serde_json::to_vec(&Json::Object(protected)).map_err(encoding)?))
+}
+
 /// The payload of §b: `{"targetArtifact": {mediaType, digest, size[, annotations]}}`.
 pub fn payload_json(
     target: &Descriptor,
@@ -228,31 +256,7 @@ pub fn sign_jws(
         .jws_alg
         .clone()
         .unwrap_or_else(|| credentials.key.kind().jws_alg().to_string());
-    let mut protected = Map::new();
-    protected.insert("alg".into(), Json::from(alg));
-    protected.insert(
-        "crit".into(),
-        Json::Array(
-            critical_headers(options)
-                .into_iter()
-                .map(Json::from)
-                .collect(),
-        ),
-    );
-    protected.insert("cty".into(), Json::from(PAYLOAD_CONTENT_TYPE));
-    protected.insert(
-        HEADER_SIGNING_SCHEME.into(),
-        Json::from(SIGNING_SCHEME_X509),
-    );
-    protected.insert(
-        HEADER_SIGNING_TIME.into(),
-        Json::from(rfc3339(options.signing_time)),
-    );
-    if let Some(expiry) = options.expiry {
-        protected.insert(HEADER_EXPIRY.into(), Json::from(rfc3339(expiry)));
-    }
-    let protected_b64 =
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&Json::Object(protected)).map_err(encoding)?);
+    let protected_b64 = jws_protected(&alg, options)?;
     let payload_b64 = URL_SAFE_NO_PAD.encode(&payload);
     // The signing input is the two members exactly as they appear.
     let signature = credentials
@@ -532,31 +536,7 @@ pub fn jws_with_signature(
         return Err(SignError::EmptyChain);
     }
     let payload = payload_json(target, &options.annotations)?;
-    let mut protected = Map::new();
-    protected.insert("alg".into(), Json::from(alg));
-    protected.insert(
-        "crit".into(),
-        Json::Array(
-            critical_headers(options)
-                .into_iter()
-                .map(Json::from)
-                .collect(),
-        ),
-    );
-    protected.insert("cty".into(), Json::from(PAYLOAD_CONTENT_TYPE));
-    protected.insert(
-        HEADER_SIGNING_SCHEME.into(),
-        Json::from(SIGNING_SCHEME_X509),
-    );
-    protected.insert(
-        HEADER_SIGNING_TIME.into(),
-        Json::from(rfc3339(options.signing_time)),
-    );
-    if let Some(expiry) = options.expiry {
-        protected.insert(HEADER_EXPIRY.into(), Json::from(rfc3339(expiry)));
-    }
-    let protected_b64 =
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&Json::Object(protected)).map_err(encoding)?);
+    let protected_b64 = jws_protected(alg, options)?;
     let x5c: Vec<Json> = chain
         .iter()
         .map(|c| Json::from(STANDARD.encode(c)))

@@ -18,7 +18,7 @@ use notation_verifier::reference::ImageRef;
 use notation_verifier::revocation::RevocationMaterial;
 use notation_verifier::settings::ValidatedSettings;
 use notation_verifier::verdict::{CheckOutcome, SignatureReport};
-use notation_verifier::verify::{Descriptor, Signature};
+use notation_verifier::verify::Descriptor;
 use serde::Serialize;
 
 use crate::registry::Registry;
@@ -132,35 +132,17 @@ pub async fn run(
         (Some(given), _) => parse_descriptor(given)?,
         (None, Some(subject)) => subject,
         (None, None) => {
-            let payload = material
-                .envelopes
-                .iter()
-                .find_map(|(m, b)| inspect::inspect_envelope(m, b).payload)
+            let (descriptor, note) = inspect::descriptor_from_payload(&material.envelopes)
                 .ok_or(InspectCliError::NoDescriptor)?;
-            notes.push(format!(
-                "no descriptor was given: the artifact is taken from the first envelope's payload ({}), so a signature for another image cannot be detected here",
-                payload.digest
-            ));
-            Descriptor {
-                media_type: payload.media_type,
-                digest: payload.digest,
-                size: payload.size,
-            }
+            notes.push(note);
+            descriptor
         }
     };
-    let signatures: Vec<Signature<'_>> = material
-        .envelopes
-        .iter()
-        .map(|(media_type, bytes)| Signature {
-            media_type,
-            envelope: bytes,
-        })
-        .collect();
-    let report = inspect::verify_and_inspect(
+    let report = inspect::verify_envelopes(
         settings,
         reference,
         &descriptor,
-        &signatures,
+        &material.envelopes,
         &material.revocation,
         time,
     )?;
