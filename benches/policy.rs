@@ -6,7 +6,8 @@
 //!   host answers from memory) and natively (same code, same request), with
 //!   the ratio wasm/native, and `openssl speed` for the same primitive;
 //! - the policy end to end: Pods with 1, 5 and 20 distinct signed images,
-//!   5 images through one RSA-3072 chain and through 5 chains, peak guest
+//!   5 images through one all-RSA-3072 chain (and through the synthetic
+//!   chain, whose intermediate is P-384) and through 5 chains, peak guest
 //!   memory, module size, registry round trips per image on a cold host.
 
 use std::collections::BTreeMap;
@@ -426,6 +427,31 @@ fn main() {
         );
     }
     let mut chains = vec![ca.clone()];
+    // The scenario: ONE all-RSA-3072 3-certificate chain (root,
+    // intermediate and leaf keys RSA-3072) signing 5 distinct images, each
+    // with its own envelope signed here.
+    let one = testkit::pki::TestPki::builder(testkit::pki::KeyKind::Rsa3072)
+        .name("bench-one-chain")
+        .build()
+        .expect("pki");
+    chains.push(one.root_pem().to_string());
+    for i in 0..5 {
+        let target = Descriptor {
+            digest: format!("sha256:{:064x}", 0x3072_0000 + i),
+            ..descriptor.clone()
+        };
+        let env = testkit::signer::sign_jws(
+            &one.credentials(),
+            &target,
+            &testkit::signer::SignOptions::at(Utc::now()),
+        )
+        .expect("sign");
+        pods.image(
+            &format!("registry.example.com/onechain/app{i}"),
+            &target,
+            &[("application/jose+json", env)],
+        );
+    }
     let target = descriptor.clone();
     for i in 0..5 {
         let pki = testkit::pki::TestPki::builder(testkit::pki::KeyKind::Rsa3072)
@@ -484,6 +510,12 @@ fn main() {
         ),
         (
             "5 images, one RSA-3072 chain".into(),
+            (0..5)
+                .map(|i| format!("registry.example.com/onechain/app{i}:v1"))
+                .collect(),
+        ),
+        (
+            "5 images, synthetic RSA-3072 leaf, P-384 intermediate".into(),
             (0..5)
                 .map(|i| format!("registry.example.com/pod3072/app{i}:v1"))
                 .collect(),
