@@ -5,12 +5,12 @@
 //! - certificate / CMS / CRL / OCSP signatures: RSA PKCS#1 v1.5 and PSS with
 //!   SHA-2, ECDSA with SHA-2; SHA-1 and MD5 are rejected.
 
+mod ecdsa_verify;
 mod rsa_public;
 
 use der::asn1::ObjectIdentifier;
 use der::{Decode, Encode, Tagged};
 use sha2::Digest;
-use signature::hazmat::PrehashVerifier;
 use spki::SubjectPublicKeyInfoRef;
 use x509_cert::spki::AlgorithmIdentifierOwned;
 
@@ -364,7 +364,7 @@ impl PublicKey {
                 } else {
                     $curve::ecdsa::Signature::from_slice(signature).map_err(bad)?
                 };
-                $key.verify_prehash(digest, &sig).map_err(bad)
+                ecdsa_verify::verify_prehash($key.as_affine(), digest, &sig).map_err(bad)
             }};
         }
         match self {
