@@ -224,7 +224,7 @@ pub(crate) mod tests {
                 let limbs = ours.n.len();
                 let r2 = (BigUint::from(1u8) << (2 * limbs * $bits)) % $key.n();
                 let mut got = Vec::new();
-                for limb in ours.rr.iter().rev() {
+                for limb in ours.rr().iter().rev() {
                     got.extend_from_slice(&limb.to_be_bytes());
                 }
                 assert_eq!(BigUint::from_bytes_be(&got), r2);

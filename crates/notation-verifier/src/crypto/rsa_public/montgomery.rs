@@ -6,20 +6,33 @@ use super::{malformed, strip_zeros, CryptoError, MAX_EXPONENT, MIN_EXPONENT};
 pub(super) const LIMB_BITS: usize = Limb::BITS as usize;
 const LIMB_BYTES: usize = LIMB_BITS / 8;
 
-/// An RSA public key with what Montgomery arithmetic needs precomputed once.
-#[derive(Clone, PartialEq, Eq)]
+/// An RSA public key with what Montgomery arithmetic needs, precomputed
+/// once: `n0_inv` at parse time, R^2 mod n on the first [`RsaPublic::public_op`]
+/// (a key parsed but never used to verify, such as a trust-store root
+/// that the envelope's chain carries itself, never pays for it).
+#[derive(Clone)]
 pub(crate) struct RsaPublic {
     /// The modulus, little-endian limbs, the top limb non-zero.
     pub(super) n: Vec<Limb>,
     /// -n^-1 mod 2^LIMB_BITS.
     pub(super) n0_inv: Limb,
-    /// R^2 mod n, R = 2^(LIMB_BITS * limbs).
-    pub(super) rr: Vec<Limb>,
+    /// R^2 mod n, R = 2^(LIMB_BITS * limbs), computed on first use and
+    /// shared by clones (a certificate cloned out of the per-request cache
+    /// computes it once for all its copies).
+    rr: std::sync::Arc<std::sync::OnceLock<Vec<Limb>>>,
     e: u64,
     /// Modulus length in bytes (k in RFC 8017) and in bits.
     k: usize,
     bits: usize,
 }
+
+/// The key is (n, e); whether R^2 is computed yet does not matter.
+impl PartialEq for RsaPublic {
+    fn eq(&self, other: &Self) -> bool {
+        self.n == other.n && self.e == other.e
+    }
+}
+impl Eq for RsaPublic {}
 
 impl std::fmt::Debug for RsaPublic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -108,16 +121,14 @@ impl RsaPublic {
             return Err(malformed("public exponent too large"));
         }
         let bits = (modulus.len() - 1) * 8 + (8 - modulus[0].leading_zeros() as usize);
-        let mut key = RsaPublic {
+        Ok(RsaPublic {
             n0_inv: neg_inverse(n[0]),
             n,
-            rr: Vec::new(),
+            rr: Default::default(),
             e,
             k: modulus.len(),
             bits,
-        };
-        key.rr = key.compute_rr();
-        Ok(key)
+        })
     }
 
     /// Modulus length in bytes.
@@ -149,6 +160,10 @@ impl RsaPublic {
     /// R mod n, doubled `limbs` more times to 2^limbs * R, then squared
     /// log2(LIMB_BITS) times in Montgomery form (Mont(2^j R, 2^j R) =
     /// 2^2j R) to 2^(limbs * LIMB_BITS) * R = R^2 mod n.
+    pub(super) fn rr(&self) -> &[Limb] {
+        self.rr.get_or_init(|| self.compute_rr())
+    }
+
     fn compute_rr(&self) -> Vec<Limb> {
         let limbs = self.n.len();
         let mut x = vec![0 as Limb; limbs];
@@ -223,7 +238,7 @@ impl RsaPublic {
             .ok_or_else(|| bad("signature representative out of range"))?;
         let mut scratch = vec![0 as Limb; len + 2];
         let mut base = vec![0 as Limb; len];
-        self.mont_mul(&s, &self.rr, &mut base, &mut scratch);
+        self.mont_mul(&s, self.rr(), &mut base, &mut scratch);
         let mut acc = base.clone();
         let mut tmp = vec![0 as Limb; len];
         let top = 63 - self.e.leading_zeros();
