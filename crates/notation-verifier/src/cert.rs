@@ -263,6 +263,9 @@ pub struct Certificate {
     raw_subject: Vec<u8>,
     raw_issuer: Vec<u8>,
     public_key: Result<PublicKey, CryptoError>,
+    /// [`Certificate::sha256_fingerprint`], computed on first use and
+    /// shared by clones.
+    fingerprint: std::sync::Arc<std::sync::OnceLock<String>>,
 }
 
 impl PartialEq for Certificate {
@@ -325,6 +328,7 @@ impl Certificate {
             raw_subject,
             raw_issuer,
             public_key,
+            fingerprint: Default::default(),
         })
     }
 
@@ -447,7 +451,9 @@ impl Certificate {
 
     /// Lowercase hex SHA-256 of the DER.
     pub fn sha256_fingerprint(&self) -> String {
-        hex::encode(sha2::Sha256::digest(&self.der))
+        self.fingerprint
+            .get_or_init(|| hex::encode(sha2::Sha256::digest(&self.der)))
+            .clone()
     }
 
     fn extension<'a, T>(&'a self, what: &str) -> Result<Option<(bool, T)>, CertError>

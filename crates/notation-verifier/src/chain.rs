@@ -21,13 +21,24 @@ pub enum ChainError {
     Invalid(String),
 }
 
-/// Results of code-signing chain validation, keyed by the chain's bytes,
-/// for one request: a pipeline key signs many images, and only the payload
-/// signature differs between them, so the chain is checked once. Owned by
-/// the caller (a [`crate::verify::Verifier`]); nothing global.
+/// Per-request memory of the certificate work, owned by the caller (a
+/// [`crate::verify::Verifier`]); nothing global. A pipeline key signs many
+/// images and only the payload signature differs between them, so:
+/// - code-signing chain validation results are kept per distinct chain
+///   (keyed by the chain's DER bytes themselves, so a hit is an exact match);
+/// - parsed certificates are kept per distinct DER, so each envelope
+///   carrying the same chain does not re-parse it (and clones share the
+///   RSA key's precomputation and the fingerprint).
 #[derive(Default)]
 pub struct ChainCache {
-    results: std::sync::Mutex<std::collections::HashMap<[u8; 32], Result<(), ChainError>>>,
+    results: std::sync::Mutex<std::collections::HashMap<Vec<u8>, Result<(), ChainError>>>,
+    certs: std::sync::Mutex<CertCache>,
+}
+
+#[derive(Default)]
+struct CertCache {
+    by_der: std::collections::HashMap<Vec<u8>, Certificate>,
+    bytes: usize,
 }
 
 impl std::fmt::Debug for ChainCache {
@@ -45,17 +56,18 @@ impl Clone for ChainCache {
 
 /// Bounds the cache on hostile input (many distinct chains).
 const MAX_CACHED_CHAINS: usize = 256;
+/// Bounds the certificate cache: entries and total DER bytes.
+const MAX_CACHED_CERTS: usize = 256;
+const MAX_CACHED_CERT_BYTES: usize = 4 * 1024 * 1024;
 
 impl ChainCache {
     /// [`validate_code_signing_chain`], remembered per distinct chain.
     pub fn validate_code_signing_chain(&self, chain: &[Certificate]) -> Result<(), ChainError> {
-        use sha2::Digest;
-        let mut hasher = sha2::Sha256::new();
+        let mut key = Vec::with_capacity(chain.iter().map(|c| c.der().len() + 8).sum());
         for cert in chain {
-            hasher.update((cert.der().len() as u64).to_be_bytes());
-            hasher.update(cert.der());
+            key.extend_from_slice(&(cert.der().len() as u64).to_be_bytes());
+            key.extend_from_slice(cert.der());
         }
-        let key: [u8; 32] = hasher.finalize().into();
         if let Ok(results) = self.results.lock() {
             if let Some(r) = results.get(&key) {
                 return r.clone();
@@ -68,6 +80,26 @@ impl ChainCache {
             }
         }
         result
+    }
+
+    /// [`Certificate::from_der`], parsed once per distinct DER (errors are
+    /// not kept: they end the envelope's verification anyway).
+    pub fn parse_certificate(&self, der: &[u8]) -> Result<Certificate, CertError> {
+        if let Ok(certs) = self.certs.lock() {
+            if let Some(c) = certs.by_der.get(der) {
+                return Ok(c.clone());
+            }
+        }
+        let cert = Certificate::from_der(der)?;
+        if let Ok(mut certs) = self.certs.lock() {
+            if certs.by_der.len() < MAX_CACHED_CERTS
+                && certs.bytes + der.len() <= MAX_CACHED_CERT_BYTES
+            {
+                certs.bytes += der.len();
+                certs.by_der.insert(der.to_vec(), cert.clone());
+            }
+        }
+        Ok(cert)
     }
 }
 

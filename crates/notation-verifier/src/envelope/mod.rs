@@ -221,7 +221,7 @@ pub(crate) fn finish(
     parts: Parts<'_>,
     cache: Option<&crate::chain::ChainCache>,
 ) -> Result<VerifiedEnvelope, EnvelopeError> {
-    let chain = signer::parse_chain(parts.chain.iter().map(|c| c.as_ref()))?;
+    let chain = signer::parse_chain(parts.chain.iter().map(|c| c.as_ref()), cache)?;
     signer::verify_signature(
         &chain,
         parts.algorithm,

@@ -22,14 +22,20 @@ pub(crate) fn check_chain_length(len: usize) -> Result<(), EnvelopeError> {
     Ok(())
 }
 
-/// Parses the chain, leaf first.
+/// Parses the chain, leaf first (each distinct certificate once per
+/// `cache`).
 pub(crate) fn parse_chain<'a>(
     ders: impl ExactSizeIterator<Item = &'a [u8]>,
+    cache: Option<&chain::ChainCache>,
 ) -> Result<Vec<Certificate>, EnvelopeError> {
     check_chain_length(ders.len())?;
     ders.enumerate()
         .map(|(i, der)| {
-            Certificate::from_der(der).map_err(|e| {
+            match cache {
+                Some(c) => c.parse_certificate(der),
+                None => Certificate::from_der(der),
+            }
+            .map_err(|e| {
                 let which = if i == 0 {
                     "leaf certificate".to_owned()
                 } else {
@@ -112,7 +118,7 @@ mod tests {
     #[test]
     fn garbage_certificates_are_chain_errors() {
         let garbage: [&[u8]; 1] = [b"not a certificate"];
-        let err = parse_chain(garbage.into_iter()).unwrap_err();
+        let err = parse_chain(garbage.into_iter(), None).unwrap_err();
         assert_eq!(err.reason, ReasonCode::InvalidCertificateChain);
         assert!(err.message.contains("leaf"));
     }
