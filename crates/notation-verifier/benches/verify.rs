@@ -8,6 +8,11 @@
 //! This group reads no files, so the bench also runs as a WASI module
 //! (`cargo bench --target wasm32-wasip1 --no-run`, see the Makefile's
 //! `bench` target) to compare the two in wasm.
+//!
+//! `ecdsa_verify/*`: one ECDSA verification per curve (a short message,
+//! hashed with the curve's SHA-2, raw `r || s`), `ecdsa` 0.16's constant-time
+//! `verify_prehash` against ours (variable-time interleaved wNAF) through
+//! `PublicKey::verify_envelope_signature`. No files either.
 
 use std::path::{Path, PathBuf};
 
@@ -156,5 +161,78 @@ fn bench_rsa_public(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench, bench_rsa_public);
+/// A deterministic `rand_core` generator for the signing side of the
+/// ECDSA group (xorshift64*; nothing secret is at stake).
+struct BenchRng(u64);
+
+impl p256::elliptic_curve::rand_core::RngCore for BenchRng {
+    fn next_u32(&mut self) -> u32 {
+        (self.next_u64() >> 32) as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for chunk in dest.chunks_mut(8) {
+            let v = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+    }
+    fn try_fill_bytes(
+        &mut self,
+        dest: &mut [u8],
+    ) -> Result<(), p256::elliptic_curve::rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl p256::elliptic_curve::rand_core::CryptoRng for BenchRng {}
+
+/// ECDSA verification alone, per curve: the reference against ours on the
+/// same key, message and signature.
+fn bench_ecdsa_verify(c: &mut Criterion) {
+    use notation_verifier::crypto::{PssSalt, PublicKey, SignatureAlgorithm};
+    use sha2::Digest;
+    use signature::hazmat::{PrehashVerifier, RandomizedPrehashSigner};
+    let message = b"a JWS signing input, more or less";
+    let mut rng = BenchRng(0x9e37_79b9_7f4a_7c15);
+    let mut group = c.benchmark_group("ecdsa_verify");
+    macro_rules! curve {
+        ($name:literal, $curve:ident, $hash:ty, $variant:ident, $alg:ident) => {{
+            use $curve::ecdsa::{Signature, SigningKey, VerifyingKey};
+            let key = SigningKey::from_slice(&[0x5a; 32]).expect("bench key");
+            let digest = <$hash>::digest(message);
+            let signature: Signature = key
+                .sign_prehash_with_rng(&mut rng, &digest)
+                .expect("signature");
+            let raw = signature.to_bytes();
+            let reference = VerifyingKey::from(&key);
+            let ours = PublicKey::$variant(reference.clone());
+            let alg = SignatureAlgorithm::$alg;
+            let reference_verify = || {
+                let digest = <$hash>::digest(message);
+                let signature = Signature::from_slice(&raw)?;
+                reference.verify_prehash(&digest, &signature)
+            };
+            assert!(reference_verify().is_ok());
+            assert!(ours
+                .verify_envelope_signature(alg, message, &raw, PssSalt::AutoDetect)
+                .is_ok());
+            group.bench_function(concat!("ecdsa-crate-", $name), |b| b.iter(reference_verify));
+            group.bench_function(concat!("wnaf-", $name), |b| {
+                b.iter(|| ours.verify_envelope_signature(alg, message, &raw, PssSalt::AutoDetect))
+            });
+        }};
+    }
+    curve!("p256", p256, sha2::Sha256, P256, Es256);
+    curve!("p384", p384, sha2::Sha384, P384, Es384);
+    curve!("p521", p521, sha2::Sha512, P521, Es512);
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_rsa_public, bench_ecdsa_verify);
 criterion_main!(benches);
