@@ -219,6 +219,8 @@ fn verify_reference(
             }
         }
     }
+    // Each envelope's digest was checked against its layer by read_bundle.
+    let digests: Vec<&str> = envelopes.iter().map(|e| e.layer_digest.as_str()).collect();
     let input = VerificationInput {
         repository: &repository,
         descriptor: &descriptor,
@@ -227,7 +229,7 @@ fn verify_reference(
         revocation: &revocation,
         limits: settings.limits,
     };
-    let verdict = settings.verifier.verify(&input);
+    let verdict = settings.verifier.verify_with_digests(&input, &digests);
     match verdict.outcome {
         Outcome::Verified => {
             notes.extend(verdict.warnings());

@@ -95,6 +95,23 @@ impl Verifier {
     /// Verifies an artifact: the first signature that passes every enforced
     /// validation decides (notation-go semantics: no n-of-m).
     pub fn verify(&self, input: &VerificationInput<'_>) -> Verdict {
+        self.verify_inner(input, &[])
+    }
+
+    /// [`Verifier::verify`] when the caller already knows the envelopes'
+    /// `sha256:<hex>` digests (the bundle reader checks each layer's copy
+    /// against its digest): `envelope_digests[i]` is the digest of
+    /// `input.signatures[i]`, used for the report instead of hashing the
+    /// envelope again. Missing entries are computed.
+    pub fn verify_with_digests(
+        &self,
+        input: &VerificationInput<'_>,
+        envelope_digests: &[&str],
+    ) -> Verdict {
+        self.verify_inner(input, envelope_digests)
+    }
+
+    fn verify_inner(&self, input: &VerificationInput<'_>, envelope_digests: &[&str]) -> Verdict {
         let statement = match self.policy.statement_for(input.repository) {
             Ok(s) => s,
             Err(e) => {
@@ -129,7 +146,8 @@ impl Verifier {
         let max = input.limits.max_signatures.max(1);
         let mut reports = Vec::new();
         for (index, sig) in input.signatures.iter().take(max).enumerate() {
-            let report = self.verify_one(statement, input, index, sig);
+            let digest = envelope_digests.get(index).copied();
+            let report = self.verify_one(statement, input, index, sig, digest);
             let passed = report.passed;
             reports.push(report);
             if passed {
@@ -162,8 +180,9 @@ impl Verifier {
         input: &VerificationInput<'_>,
         index: usize,
         sig: &Signature<'_>,
+        digest: Option<&str>,
     ) -> SignatureReport {
-        let mut run = SignatureRun::new(statement, index, sig);
+        let mut run = SignatureRun::new(statement, index, sig, digest);
         if sig.envelope.len() > input.limits.max_envelope_size {
             run.fail(
                 ValidationKind::Integrity,
@@ -568,8 +587,11 @@ struct SignatureRun {
 }
 
 impl SignatureRun {
-    fn new(statement: &Statement, index: usize, sig: &Signature<'_>) -> Self {
-        let digest = format!("sha256:{}", hex::encode(Sha256::digest(sig.envelope)));
+    fn new(statement: &Statement, index: usize, sig: &Signature<'_>, digest: Option<&str>) -> Self {
+        let digest = match digest {
+            Some(d) => d.to_string(),
+            None => format!("sha256:{}", hex::encode(Sha256::digest(sig.envelope))),
+        };
         Self {
             actions: statement.actions,
             report: SignatureReport {
