@@ -932,8 +932,7 @@ fn issue(req: Issue<'_>) -> Result<Cert, PkiError> {
             hasher.update([0]);
         }
     }
-    let mut serial = hasher.finalize()[..16].to_vec();
-    serial[0] = (serial[0] & 0x7f) | 0x40;
+    let serial = serial_from(hasher);
 
     let (algorithm, _) = issuer_key.x509_algorithm()?;
     let tbs = TbsCertificate {
@@ -1362,8 +1361,7 @@ impl TestPki {
         hasher.update(spki.to_der()?);
         hasher.update(validity.to_der()?);
         hasher.update(issuer_name.to_der()?);
-        let mut serial = hasher.finalize()[..16].to_vec();
-        serial[0] = (serial[0] & 0x7f) | 0x40;
+        let serial = serial_from(hasher);
 
         let (algorithm, _) = issuer_key.x509_algorithm()?;
         let tbs = TbsCertificate {
@@ -1390,4 +1388,12 @@ impl TestPki {
             subject: subject.to_string(),
         })
     }
+}
+
+/// A 16-byte positive serial number derived from what the certificate
+/// holds, so that the same inputs always give the same certificate.
+fn serial_from(hasher: Sha256) -> Vec<u8> {
+    let mut serial = hasher.finalize()[..16].to_vec();
+    serial[0] = (serial[0] & 0x7f) | 0x40;
+    serial
 }
