@@ -1,40 +1,227 @@
 //! The RSA public operation (RSAVP1, RFC 8017 §5.2.2): `m = s^e mod n`,
-//! computed with Montgomery multiplication (CIOS: the multiplication and the
-//! reduction interleaved limb by limb) and left-to-right square-and-multiply
-//! over the bits of the public exponent, so e = 65537 costs 16 squarings and
-//! one multiplication (plus the conversions in and out of Montgomery form).
+//! computed with Montgomery multiplication and left-to-right
+//! square-and-multiply over the bits of the public exponent, so e = 65537
+//! costs 16 squarings and one multiplication (plus the conversions in and
+//! out of Montgomery form and R^2 mod n, computed once per key).
+//!
+//! Two representations of the arithmetic, one per kind of target:
+//! [`cios`] (u64 limbs, u128 products) where a 64x64->128 multiply is one
+//! instruction, and [`product_scanning`] (27-bit limbs, carries once per
+//! column) on 32-bit targets such as wasm32, which has no wide multiply.
+//! The tests run both everywhere against `rsa` 0.9.
 //!
 //! Everything here is public data (key, signature, recovered message), so
 //! the code is deliberately NOT constant time: it branches on the exponent
 //! bits and on the final conditional subtraction. Never use it with secrets.
-//!
-//! Limbs are machine words: u64 with u128 products on 64-bit targets; u32
-//! with u64 products elsewhere (wasm32 multiplies i64 natively, while a u128
-//! product would become a library call).
+
+use std::sync::{Arc, OnceLock};
 
 use super::CryptoError;
 
-/// u64 limbs with u128 products: 64-bit targets (and the tests everywhere).
 #[cfg(any(test, target_pointer_width = "64"))]
-mod limb64 {
-    type Limb = u64;
-    type Wide = u128;
-    include!("rsa_public/montgomery.rs");
-}
-
-/// u32 limbs with u64 products: wasm32 and other 32-bit targets (and the
-/// tests everywhere, so that both limb sizes are checked natively).
+mod cios;
 #[cfg(any(test, not(target_pointer_width = "64")))]
-mod limb32 {
-    type Limb = u32;
-    type Wide = u64;
-    include!("rsa_public/montgomery.rs");
+mod product_scanning;
+
+/// The arithmetic this target runs.
+#[cfg(target_pointer_width = "64")]
+type Native = cios::Cios;
+#[cfg(not(target_pointer_width = "64"))]
+type Native = product_scanning::ProductScanning;
+
+/// Montgomery arithmetic modulo one odd n in one limb representation, with
+/// R = 2^(LIMB_BITS * limbs). Values are little-endian limb vectors below n.
+pub(crate) trait Montgomery: Sized {
+    type Limb: Copy + Ord;
+    const LIMB_BITS: usize;
+    /// The modulus from big-endian bytes without leading zeros; `None` if
+    /// it is even or too large for the representation.
+    fn new(modulus: &[u8]) -> Option<Self>;
+    fn limbs(&self) -> usize;
+    /// Big-endian bytes (leading zeros allowed) as limbs; `None` unless the
+    /// value is below n.
+    fn value_from_be(&self, bytes: &[u8]) -> Option<Vec<Self::Limb>>;
+    /// The value as exactly `k` big-endian bytes (`k` holds n).
+    fn to_be(&self, x: &[Self::Limb], k: usize) -> Vec<u8>;
+    /// 2^exponent, for 2^exponent < n.
+    fn power_of_two(&self, exponent: usize) -> Vec<Self::Limb>;
+    /// `x = 2x mod n`, for `x < n`.
+    fn double_mod(&self, x: &mut [Self::Limb]);
+    /// The working space [`Montgomery::mul`] needs.
+    fn scratch(&self) -> Vec<Self::Limb>;
+    /// `out = a * b * R^-1 mod n`, for `a, b < n`.
+    fn mul(
+        &self,
+        a: &[Self::Limb],
+        b: &[Self::Limb],
+        out: &mut [Self::Limb],
+        scratch: &mut [Self::Limb],
+    );
+    /// `out = a * a * R^-1 mod n`, for `a < n`: where the representation
+    /// can, with each cross product a_i a_j computed once.
+    fn square(&self, a: &[Self::Limb], out: &mut [Self::Limb], scratch: &mut [Self::Limb]) {
+        self.mul(a, a, out, scratch)
+    }
 }
 
-#[cfg(not(target_pointer_width = "64"))]
-pub(crate) use limb32::RsaPublic;
-#[cfg(target_pointer_width = "64")]
-pub(crate) use limb64::RsaPublic;
+/// `a < b`, both little-endian limbs of the same length.
+fn less_than<L: Ord>(a: &[L], b: &[L]) -> bool {
+    a.iter().rev().cmp(b.iter().rev()).is_lt()
+}
+
+/// An RSA public key with what Montgomery arithmetic needs: the modulus's
+/// constants at parse time, R^2 mod n on the first [`RsaPublic::public_op`]
+/// (a key parsed but never used to verify, such as a trust-store root that
+/// the envelope's chain carries itself, never pays for it).
+#[derive(Clone)]
+pub(crate) struct RsaPublic<M: Montgomery = Native> {
+    modulus: M,
+    /// R^2 mod n, computed on first use and shared by clones (a certificate
+    /// cloned out of the per-request cache computes it once for all its
+    /// copies).
+    rr: Arc<OnceLock<Vec<M::Limb>>>,
+    e: u64,
+    /// Modulus length in bytes (k in RFC 8017) and in bits.
+    k: usize,
+    bits: usize,
+}
+
+/// The key is (n, e); whether R^2 is computed yet does not matter.
+impl<M: Montgomery + PartialEq> PartialEq for RsaPublic<M> {
+    fn eq(&self, other: &Self) -> bool {
+        self.modulus == other.modulus && self.e == other.e
+    }
+}
+impl<M: Montgomery + Eq> Eq for RsaPublic<M> {}
+
+impl<M: Montgomery> std::fmt::Debug for RsaPublic<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RsaPublic({} bits, e = {})", self.bits, self.e)
+    }
+}
+
+impl<M: Montgomery> RsaPublic<M> {
+    /// Precomputes the key from the big-endian modulus and exponent (leading
+    /// zero bytes allowed). Accepts what `rsa` 0.9 accepts: odd n, odd e with
+    /// 3 <= e <= 2^33 - 1 and e < n, with the same messages. The caller
+    /// bounds the modulus size before calling.
+    pub(crate) fn new(modulus: &[u8], exponent: &[u8]) -> Result<Self, CryptoError> {
+        let modulus = strip_zeros(modulus);
+        let exponent = strip_zeros(exponent);
+        if exponent.len() > 8 {
+            return Err(malformed("public exponent too large"));
+        }
+        let e = exponent
+            .iter()
+            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+        // e >= n: e fits in one u64; n is at most that small only if short.
+        let e_ge_n = match modulus.len() {
+            0..=8 => {
+                e >= modulus
+                    .iter()
+                    .fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
+            }
+            _ => false,
+        };
+        let arithmetic = M::new(modulus).filter(|_| !e_ge_n);
+        let Some(arithmetic) = arithmetic else {
+            return Err(malformed("invalid modulus"));
+        };
+        if e & 1 == 0 {
+            return Err(malformed("invalid exponent"));
+        }
+        if e < MIN_EXPONENT {
+            return Err(malformed("public exponent too small"));
+        }
+        if e > MAX_EXPONENT {
+            return Err(malformed("public exponent too large"));
+        }
+        let bits = (modulus.len() - 1) * 8 + (8 - modulus[0].leading_zeros() as usize);
+        Ok(RsaPublic {
+            modulus: arithmetic,
+            rr: Default::default(),
+            e,
+            k: modulus.len(),
+            bits,
+        })
+    }
+
+    /// Modulus length in bytes.
+    pub(crate) fn size(&self) -> usize {
+        self.k
+    }
+
+    /// Bit length of the modulus.
+    pub(crate) fn modulus_bits(&self) -> usize {
+        self.bits
+    }
+
+    fn rr(&self) -> &[M::Limb] {
+        self.rr.get_or_init(|| self.compute_rr())
+    }
+
+    /// R^2 mod n without long division. A value v is held as v R, and
+    /// Mont(2^t R, 2^t R) = 2^2t R, so R^2 = 2^E R with E = LIMB_BITS *
+    /// limbs is reached from 2^(E >> 5) R by five squarings, each followed
+    /// by a doubling where E's next bit is set. 2^(E >> 5) R = 2^(E + (E >>
+    /// 5)) mod n is 2^(bits - 1) < n doubled up: doublings cost a pass over
+    /// the limbs, squarings a multiplication.
+    fn compute_rr(&self) -> Vec<M::Limb> {
+        const SQUARINGS: usize = 5;
+        let m = &self.modulus;
+        let target = M::LIMB_BITS * m.limbs();
+        let start = target >> SQUARINGS;
+        let mut x = m.power_of_two(self.bits - 1);
+        for _ in (self.bits - 1)..(target + start) {
+            m.double_mod(&mut x);
+        }
+        let mut scratch = m.scratch();
+        let mut y = x.clone();
+        for bit in (0..SQUARINGS).rev() {
+            m.square(&x, &mut y, &mut scratch);
+            std::mem::swap(&mut x, &mut y);
+            if (target >> bit) & 1 == 1 {
+                m.double_mod(&mut x);
+            }
+        }
+        x
+    }
+
+    /// RSAVP1: `s^e mod n` as big-endian bytes of the modulus length.
+    /// The signature must be exactly k bytes and represent a value below n
+    /// (the caller's error messages are kept: `out_of_range` / `bad_length`).
+    pub(crate) fn public_op(
+        &self,
+        signature: &[u8],
+        bad: impl Fn(&str) -> CryptoError,
+    ) -> Result<Vec<u8>, CryptoError> {
+        if signature.len() != self.k {
+            return Err(bad("signature length differs from the modulus length"));
+        }
+        let m = &self.modulus;
+        let s = m
+            .value_from_be(signature)
+            .ok_or_else(|| bad("signature representative out of range"))?;
+        let mut scratch = m.scratch();
+        let mut base = s.clone();
+        m.mul(&s, self.rr(), &mut base, &mut scratch);
+        let mut acc = base.clone();
+        let mut tmp = base.clone();
+        let top = 63 - self.e.leading_zeros();
+        for bit in (0..top).rev() {
+            m.square(&acc, &mut tmp, &mut scratch);
+            std::mem::swap(&mut acc, &mut tmp);
+            if (self.e >> bit) & 1 == 1 {
+                m.mul(&acc, &base, &mut tmp, &mut scratch);
+                std::mem::swap(&mut acc, &mut tmp);
+            }
+        }
+        // Out of Montgomery form: multiply by 1.
+        let one = m.power_of_two(0);
+        m.mul(&acc, &one, &mut tmp, &mut scratch);
+        Ok(m.to_be(&tmp, self.k))
+    }
+}
 
 /// The smallest and largest public exponents accepted, as `rsa` 0.9 does.
 const MIN_EXPONENT: u64 = 2;
@@ -135,12 +322,16 @@ pub(crate) mod tests {
         RsaPublic::new(&key.n().to_bytes_be(), &key.e().to_bytes_be()).expect("valid key")
     }
 
-    /// The key with both limb sizes (u32 is what wasm32 runs).
-    fn both(key: &rsa::RsaPublicKey) -> (limb64::RsaPublic, limb32::RsaPublic) {
+    type Cios = RsaPublic<cios::Cios>;
+    type Scanning = RsaPublic<product_scanning::ProductScanning>;
+
+    /// The key in both representations (product scanning is what wasm32
+    /// runs).
+    fn both(key: &rsa::RsaPublicKey) -> (Cios, Scanning) {
         let (n, e) = (key.n().to_bytes_be(), key.e().to_bytes_be());
         (
-            limb64::RsaPublic::new(&n, &e).expect("valid key"),
-            limb32::RsaPublic::new(&n, &e).expect("valid key"),
+            Cios::new(&n, &e).expect("valid key"),
+            Scanning::new(&n, &e).expect("valid key"),
         )
     }
 
@@ -218,24 +409,19 @@ pub(crate) mod tests {
 
     #[test]
     fn r_squared_is_right() {
-        macro_rules! check {
-            ($ours:expr, $key:expr, $bits:expr, $max:expr) => {{
-                let ours = $ours;
-                let limbs = ours.n.len();
-                let r2 = (BigUint::from(1u8) << (2 * limbs * $bits)) % $key.n();
-                let mut got = Vec::new();
-                for limb in ours.rr().iter().rev() {
-                    got.extend_from_slice(&limb.to_be_bytes());
-                }
-                assert_eq!(BigUint::from_bytes_be(&got), r2);
-                let inv = ours.n0_inv.wrapping_mul(ours.n[0]);
-                assert_eq!(inv, $max, "n0_inv * n0 == -1 mod 2^w");
-            }};
+        fn check<M: Montgomery>(ours: &RsaPublic<M>, n: &BigUint) {
+            let r = BigUint::from(1u8) << (M::LIMB_BITS * ours.modulus.limbs());
+            assert!(
+                r > *n && (&r >> M::LIMB_BITS) <= *n,
+                "R is the smallest power of the limb base above n"
+            );
+            let got = BigUint::from_bytes_be(&ours.modulus.to_be(ours.rr(), ours.size()));
+            assert_eq!(got, (&r * &r) % n, "{} bits", n.bits());
         }
         for key in test_keys() {
-            let (k64, k32) = both(&key.to_public_key());
-            check!(k64, key, 64, u64::MAX);
-            check!(k32, key, 32, u32::MAX);
+            let (cios, scanning) = both(&key.to_public_key());
+            check(&cios, key.n());
+            check(&scanning, key.n());
         }
     }
 
@@ -271,11 +457,13 @@ pub(crate) mod tests {
     #[test]
     fn keys_are_checked_as_rsa_does() {
         let n = test_keys()[0].n().to_bytes_be();
-        let msg = |r: Result<RsaPublic, CryptoError>| match r {
-            Err(CryptoError::MalformedKey(m)) => m,
-            Ok(_) => "ok".into(),
-            Err(other) => panic!("{other:?}"),
-        };
+        fn msg<M: Montgomery>(r: Result<RsaPublic<M>, CryptoError>) -> String {
+            match r {
+                Err(CryptoError::MalformedKey(m)) => m,
+                Ok(_) => "ok".into(),
+                Err(other) => panic!("{other:?}"),
+            }
+        }
         let mut even = n.clone();
         if let Some(last) = even.last_mut() {
             *last &= 0xfe;
@@ -306,12 +494,8 @@ pub(crate) mod tests {
                 Ok(_) => "ok".to_string(),
                 Err(err) => format!("rsa public key: {err}"),
             };
-            assert_eq!(msg(RsaPublic::new(&modulus, &e)), expected, "{e:?}");
-            let other = limb32::RsaPublic::new(&modulus, &e).map(|_| ());
-            assert_eq!(
-                msg(RsaPublic::new(&modulus, &e)).as_str() == "ok",
-                other.is_ok()
-            );
+            assert_eq!(msg(Cios::new(&modulus, &e)), expected, "{e:?}");
+            assert_eq!(msg(Scanning::new(&modulus, &e)), expected, "{e:?}");
         }
     }
 }
