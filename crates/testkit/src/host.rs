@@ -313,6 +313,11 @@ impl PolicyHost {
         };
 
         let mut config = wasmtime_provider::wasmtime::Config::default();
+        // `VNS_PERFMAP=1 perf record ...` names the guest's functions in the
+        // profile (wasmtime writes /tmp/perf-<pid>.map).
+        if std::env::var_os("VNS_PERFMAP").is_some() {
+            config.profiler(wasmtime_provider::wasmtime::ProfilingStrategy::PerfMap);
+        }
         if let Some(dir) = &options.cache_dir {
             let mut cache_config = wasmtime_provider::wasmtime::CacheConfig::new();
             cache_config.with_directory(dir);

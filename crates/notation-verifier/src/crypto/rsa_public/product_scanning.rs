@@ -12,9 +12,10 @@
 //! Measured in wasmtime with callgrind (one Pod evaluation, 5 images through
 //! one RSA-3072 chain, the host included): 70M instructions with CIOS over
 //! u32 limbs, 66M with product scanning, 43M with product-scanning
-//! squaring. A wasm SIMD variant (two 32x32->64 products per instruction)
-//! took a further 1.8x fewer instructions per multiplication but not
-//! reliably less time, and would tie the module to hosts with SIMD enabled.
+//! squaring. A wasm SIMD variant of the multiplication (two 32x32->64
+//! products per instruction) ran 1.8x fewer instructions than CIOS in a
+//! micro-benchmark but was not reliably faster, and would tie the module to
+//! hosts with SIMD enabled.
 
 use super::Montgomery;
 
