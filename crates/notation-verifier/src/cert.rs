@@ -449,6 +449,13 @@ impl Certificate {
         self.inner.tbs_certificate.serial_number.as_bytes()
     }
 
+    /// Whether both come from one parse (clones share the fingerprint and
+    /// the key's precomputation).
+    #[cfg(test)]
+    pub(crate) fn shares_parse_with(&self, other: &Certificate) -> bool {
+        std::sync::Arc::ptr_eq(&self.fingerprint, &other.fingerprint)
+    }
+
     /// Lowercase hex SHA-256 of the DER.
     pub fn sha256_fingerprint(&self) -> String {
         self.fingerprint

@@ -41,6 +41,22 @@ struct CertCache {
     bytes: usize,
 }
 
+impl CertCache {
+    /// Keeps `cert` by its DER; false once the bounds are reached.
+    fn keep(&mut self, cert: &Certificate) -> bool {
+        let der = cert.der();
+        if self.by_der.contains_key(der) {
+            return true;
+        }
+        if self.by_der.len() >= MAX_CACHED_CERTS || self.bytes + der.len() > MAX_CACHED_CERT_BYTES {
+            return false;
+        }
+        self.bytes += der.len();
+        self.by_der.insert(der.to_vec(), cert.clone());
+        true
+    }
+}
+
 impl std::fmt::Debug for ChainCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ChainCache")
@@ -82,6 +98,19 @@ impl ChainCache {
         result
     }
 
+    /// Offers already-parsed certificates (a trust store's roots) to
+    /// [`ChainCache::parse_certificate`]: an envelope that carries the
+    /// same root gets this parse instead of a second one.
+    pub fn remember(&self, certs: &[Certificate]) {
+        if let Ok(mut cache) = self.certs.lock() {
+            for cert in certs {
+                if !cache.keep(cert) {
+                    return;
+                }
+            }
+        }
+    }
+
     /// [`Certificate::from_der`], parsed once per distinct DER (errors are
     /// not kept: they end the envelope's verification anyway).
     pub fn parse_certificate(&self, der: &[u8]) -> Result<Certificate, CertError> {
@@ -92,12 +121,7 @@ impl ChainCache {
         }
         let cert = Certificate::from_der(der)?;
         if let Ok(mut certs) = self.certs.lock() {
-            if certs.by_der.len() < MAX_CACHED_CERTS
-                && certs.bytes + der.len() <= MAX_CACHED_CERT_BYTES
-            {
-                certs.bytes += der.len();
-                certs.by_der.insert(der.to_vec(), cert.clone());
-            }
+            certs.keep(&cert);
         }
         Ok(cert)
     }
@@ -460,4 +484,38 @@ fn extend_path(
         }
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn synthetic_root() -> Certificate {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/testdata/notation/synthetic/truststore/x509/ca/synthetic-root/root.pem"
+        );
+        let pem = std::fs::read_to_string(path).expect("the synthetic root");
+        Certificate::parse_pem_bundle(&pem)
+            .expect("a PEM certificate")
+            .remove(0)
+    }
+
+    #[test]
+    fn a_remembered_root_is_not_parsed_again() {
+        let root = synthetic_root();
+        let cold = ChainCache::default();
+        let parsed = cold.parse_certificate(root.der()).expect("parses");
+        assert!(!parsed.shares_parse_with(&root), "a cold cache parses anew");
+        assert!(cold
+            .parse_certificate(root.der())
+            .expect("cached")
+            .shares_parse_with(&parsed));
+
+        let seeded = ChainCache::default();
+        seeded.remember(std::slice::from_ref(&root));
+        let again = seeded.parse_certificate(root.der()).expect("cached");
+        assert!(again.shares_parse_with(&root));
+        assert_eq!(again.der(), root.der());
+    }
 }

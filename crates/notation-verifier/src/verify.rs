@@ -371,9 +371,13 @@ impl Verifier {
     /// error is the message of a `TRUST_STORE_ERROR`.
     pub fn load_statement_stores(&self, statement: &Statement) -> Result<(), String> {
         for r in &statement.trust_stores {
-            self.stores
+            let certs = self
+                .stores
                 .load(r.store_type, &r.name)
                 .map_err(|e| store_error_message(&e))?;
+            // The chain an envelope carries usually ends in one of these
+            // roots: its copy is then not parsed again.
+            self.chain_cache.remember(certs);
         }
         Ok(())
     }
