@@ -75,15 +75,16 @@ e2e: policy.wasm
 	cargo test --locked -p verify-notation-signatures --test '*'
 
 # One table: criterion (native), the module in wasmtime, openssl speed, Pods end to end.
-# The rsa_public group (rsa 0.9 against our Montgomery public operation) also
-# runs as a WASI module under Node when node is installed; its estimates go to
-# target/criterion-wasm and benches/policy.rs prints them next to the native ones.
+# The rsa_public and ecdsa_verify groups (the crates we replaced against our
+# RSA and ECDSA paths; they read no files) also run as a WASI module under Node
+# when node is installed; their estimates go to target/criterion-wasm and
+# benches/policy.rs prints them next to the native ones and openssl's.
 bench: policy.wasm
 	cargo bench --locked -p notation-verifier --bench verify -- --noplot
 	@if command -v node >/dev/null; then \
 	  wasm=$$(cargo bench --locked -p notation-verifier --bench verify --target $(WASM_TARGET) --no-run --message-format=json | sed -n 's/.*"executable":"\([^"]*\.wasm\)".*/\1/p' | tail -1); \
-	  test -n "$$wasm" && CRITERION_HOME=target/criterion-wasm node --no-warnings crates/notation-verifier/benches/wasi.mjs $$wasm rsa_public --noplot --warm-up-time 1 --measurement-time 3; \
-	else echo "node is not installed: the rsa_public comparison in wasm is skipped"; fi
+	  test -n "$$wasm" && CRITERION_HOME=target/criterion-wasm node --no-warnings crates/notation-verifier/benches/wasi.mjs $$wasm 'rsa_public|ecdsa_verify' --noplot --warm-up-time 1 --measurement-time 3; \
+	else echo "node is not installed: the rsa_public and ecdsa_verify comparisons in wasm are skipped"; fi
 	cargo bench --locked -p verify-notation-signatures --bench policy
 
 publish: annotated-policy.wasm

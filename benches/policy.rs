@@ -5,6 +5,8 @@
 //!   evaluated by the built module in wasmtime (fresh instance per request,
 //!   host answers from memory) and natively (same code, same request), with
 //!   the ratio wasm/native, and `openssl speed` for the same primitive;
+//! - per primitive: the RSA public operation and ECDSA verification, the
+//!   crates we replaced against ours, native and in wasm, against openssl;
 //! - the policy end to end: Pods with 1, 5 and 20 distinct signed images,
 //!   5 images through one all-RSA-3072 chain (and through the synthetic
 //!   chain, whose intermediate is P-384) and through 5 chains, peak guest
@@ -152,7 +154,7 @@ fn median(n: usize, mut f: impl FnMut()) -> Duration {
 }
 
 fn wasm_eval(host: &PolicyHost, req: &Value, s: &Value) -> Duration {
-    median(15, || {
+    median(31, || {
         let e = host.validate(req, s).expect("evaluation");
         assert!(e.response.accepted, "{:?}", e.response.message);
     })
@@ -161,7 +163,7 @@ fn wasm_eval(host: &PolicyHost, req: &Value, s: &Value) -> Duration {
 fn native_eval(reg: &MapRegistry, req: &Value, s: &Value) -> Duration {
     let payload = serde_json::to_vec(&json!({"request": req, "settings": s})).expect("payload");
     let now: DateTime<Utc> = Utc::now();
-    median(15, || {
+    median(31, || {
         let r = verify_notation_signatures::validate_payload(&payload, reg, now);
         assert!(r.accepted, "{:?}", r.message);
     })
@@ -183,38 +185,49 @@ fn criterion_estimate_ns(home: &str, id: &str) -> Option<f64> {
     v["mean"]["point_estimate"].as_f64()
 }
 
-/// The arithmetic comparison: `rsa` 0.9 (`num-bigint-dig`) against our
-/// Montgomery public operation, native and in wasm (criterion under Node's
-/// WASI, see the Makefile's `bench` target).
-/// Prints the table and returns the worst ratio of our wasm public
-/// operation to openssl's verify of the same size.
-fn print_rsa_public(openssl: &BTreeMap<String, f64>) -> f64 {
-    let get = |home: &str, name: &str| {
-        criterion_estimate_ns(home, &format!("rsa_public/{name}")).map(|ns| ns / 1000.0)
+/// One primitive compared across implementations: the crate we replaced
+/// against ours, native and in wasm (criterion under Node's WASI, see the
+/// Makefile's `bench` target), and against `openssl speed`.
+struct PrimitiveTable {
+    title: &'static str,
+    /// The criterion group and the id prefixes of the two implementations.
+    group: &'static str,
+    reference: &'static str,
+    ours: &'static str,
+    reference_name: &'static str,
+    /// (row label, id suffix, `openssl speed` key)
+    rows: &'static [(&'static str, &'static str, &'static str)],
+    note: &'static str,
+}
+
+/// Prints the table and returns the worst ratio of our wasm figure to
+/// openssl's verify (0 when either is missing).
+fn print_primitive(table: &PrimitiveTable, openssl: &BTreeMap<String, f64>) -> f64 {
+    let get = |home: &str, prefix: &str, suffix: &str| {
+        criterion_estimate_ns(home, &format!("{}/{prefix}{suffix}", table.group))
+            .map(|ns| ns / 1000.0)
     };
     let fmt = |v: Option<f64>| v.map(|x| format!("{x:.0}")).unwrap_or_else(|| "n/a".into());
     let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
         (Some(a), Some(b)) if b > 0.0 => format!("{:.1}x", a / b),
         _ => "n/a".into(),
     };
-    println!(
-        "## RSA public operation s^e mod n (e = 65537): rsa 0.9 vs ours
-"
-    );
-    println!("| modulus | rsa 0.9 native µs | ours native µs | speed-up | rsa 0.9 wasm µs | ours wasm µs | speed-up | ours wasm / native | openssl verify µs | ours wasm / openssl |");
+    let r = table.reference_name;
+    println!("## {}\n", table.title);
+    println!("| case | {r} native µs | ours native µs | speed-up | {r} wasm µs | ours wasm µs | speed-up | ours wasm / native | openssl verify µs | ours wasm / openssl |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
     let mut worst: f64 = 0.0;
-    for bits in ["2048", "3072", "4096"] {
-        let rn = get("target/criterion", &format!("rsa-crate-{bits}"));
-        let on = get("target/criterion", &format!("montgomery-{bits}"));
-        let rw = get("target/criterion-wasm", &format!("rsa-crate-{bits}"));
-        let ow = get("target/criterion-wasm", &format!("montgomery-{bits}"));
-        let ossl = openssl.get(&format!("rsa{bits}")).copied();
+    for (label, suffix, openssl_key) in table.rows {
+        let rn = get("target/criterion", table.reference, suffix);
+        let on = get("target/criterion", table.ours, suffix);
+        let rw = get("target/criterion-wasm", table.reference, suffix);
+        let ow = get("target/criterion-wasm", table.ours, suffix);
+        let ossl = openssl.get(*openssl_key).copied();
         if let (Some(w), Some(o)) = (ow, ossl) {
             worst = worst.max(w / o);
         }
         println!(
-            "| RSA-{bits} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             fmt(rn),
             fmt(on),
             ratio(rn, on),
@@ -226,9 +239,37 @@ fn print_rsa_public(openssl: &BTreeMap<String, f64>) -> f64 {
             ratio(ow, ossl)
         );
     }
-    println!("\nwasm here is the criterion bench compiled for wasm32-wasip1 (27-bit limbs, product scanning) run by Node's V8; the policy runs in wasmtime.\n");
+    println!("\n{}\n", table.note);
     worst
 }
+
+const RSA_PUBLIC: PrimitiveTable = PrimitiveTable {
+    title: "RSA public operation s^e mod n (e = 65537): rsa 0.9 vs ours",
+    group: "rsa_public",
+    reference: "rsa-crate-",
+    ours: "montgomery-",
+    reference_name: "rsa 0.9",
+    rows: &[
+        ("RSA-2048", "2048", "rsa2048"),
+        ("RSA-3072", "3072", "rsa3072"),
+        ("RSA-4096", "4096", "rsa4096"),
+    ],
+    note: "wasm here is the criterion bench compiled for wasm32-wasip1 (27-bit limbs, product scanning) run by Node's V8; the policy runs in wasmtime.",
+};
+
+const ECDSA_VERIFY: PrimitiveTable = PrimitiveTable {
+    title: "ECDSA verification (prehashed): ecdsa 0.16 vs ours (variable-time wNAF)",
+    group: "ecdsa_verify",
+    reference: "ecdsa-crate-",
+    ours: "wnaf-",
+    reference_name: "ecdsa 0.16",
+    rows: &[
+        ("P-256", "p256", "ecdsap256"),
+        ("P-384", "p384", "ecdsap384"),
+        ("P-521", "p521", "ecdsap521"),
+    ],
+    note: "Both use the curve crates' field arithmetic (32-bit fiat-crypto in wasm32); wasm is criterion under Node's V8.",
+};
 
 /// `openssl speed` verify time per operation, in microseconds.
 fn openssl_verify_us() -> BTreeMap<String, f64> {
@@ -418,7 +459,8 @@ fn main() {
     }
     println!("\nEmpty evaluation (instantiate, parse the settings; no image, so no trust store is parsed): wasm {wasm_base:.0} µs, native {native_base:.0} µs, peak guest memory {} bytes. First native evaluation in a fresh process (rsa2048): {first_native:.0} µs.\n", mem_empty.unwrap_or(0));
 
-    let rsa_wasm_vs_openssl = print_rsa_public(&openssl);
+    let rsa_wasm_vs_openssl = print_primitive(&RSA_PUBLIC, &openssl);
+    let ecdsa_wasm_vs_openssl = print_primitive(&ECDSA_VERIFY, &openssl);
 
     // End to end: Pods with distinct images (one chain), and 5 chains.
     let mut pods = Fixture::new();
@@ -566,6 +608,16 @@ fn main() {
             "RSA public operation in wasm (V8) vs openssl verify (worst size)",
             if rsa_wasm_vs_openssl > 0.0 {
                 rsa_wasm_vs_openssl
+            } else {
+                f64::NAN
+            },
+            10.0,
+            "x",
+        ),
+        (
+            "ECDSA verify in wasm (V8) vs openssl verify (worst curve)",
+            if ecdsa_wasm_vs_openssl > 0.0 {
+                ecdsa_wasm_vs_openssl
             } else {
                 f64::NAN
             },
