@@ -567,6 +567,14 @@ impl Certificate {
         }
     }
 
+    /// The CRLDistributionPoints extension (each point with its reasons and
+    /// cRLIssuer), for the CRL scope rules of RFC 5280 §6.3.3.
+    pub fn crl_distribution_points(&self) -> Result<Option<CrlDistributionPoints>, CertError> {
+        Ok(self
+            .extension::<CrlDistributionPoints>("CRL distribution points")?
+            .map(|(_, points)| points))
+    }
+
     /// Whether the certificate names any revocation source.
     pub fn has_revocation_sources(&self) -> bool {
         !self.ocsp_urls().is_empty() || !self.crl_urls().is_empty()

@@ -42,6 +42,7 @@
 //! ```
 //!
 //! Module map (one job each):
+//! - [`json_names`]: member-name rules for signed JSON (Go's case folding).
 //! - [`crypto`]: public keys and the signature primitives Notation allows.
 //! - [`cert`]: a parsed X.509 certificate with the accessors the rules need.
 //! - [`chain`]: code-signing and timestamping chain shape rules.
@@ -64,6 +65,7 @@ pub mod crypto;
 pub mod envelope;
 pub mod identity;
 pub mod inspect;
+pub mod json_names;
 pub mod reference;
 pub mod revocation;
 pub mod settings;

@@ -12,8 +12,14 @@ use crate::trust_store::StoreType;
 use crate::verdict::{Action, ValidationKind};
 
 /// The document as written (trustpolicy.json / settings `trustPolicy`).
+///
+/// Unknown members are refused, here and in the statements: notation-go
+/// matches member names by case folding, so `"Override"` or
+/// `"VerifyTimestamp"` would take effect there and be ignored by an
+/// exact-name reader. Refusing them (and repeated `override` keys) leaves
+/// one reading of the document.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TrustPolicyDocument {
     #[serde(default)]
     pub version: String,
@@ -22,7 +28,7 @@ pub struct TrustPolicyDocument {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TrustPolicyStatementDoc {
     #[serde(default)]
     pub name: String,
@@ -37,18 +43,49 @@ pub struct TrustPolicyStatementDoc {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SignatureVerificationDoc {
     #[serde(default)]
     pub level: String,
     #[serde(
         default,
         rename = "override",
-        skip_serializing_if = "BTreeMap::is_empty"
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "unique_keys"
     )]
     pub override_: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify_timestamp: Option<String>,
+}
+
+/// A string map that refuses a repeated key (Go keeps the last, other
+/// readers of the same settings may keep the first).
+fn unique_keys<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = BTreeMap<String, String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a map of validation names to actions")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((k, v)) = map.next_entry::<String, String>()? {
+                if out.contains_key(&k) {
+                    return Err(serde::de::Error::custom(format!(
+                        "override names \"{k}\" twice: keep one entry"
+                    )));
+                }
+                out.insert(k, v);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(V)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -412,6 +449,47 @@ fn repository_regex() -> &'static regex_lite::Regex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn member_names_are_exact_and_unique() {
+        let statement = |sv: &str| {
+            format!(
+                r#"{{"version":"1.0","trustPolicies":[{{"name":"p","registryScopes":["*"],"signatureVerification":{sv},"trustStores":["ca:s"],"trustedIdentities":["*"]}}]}}"#
+            )
+        };
+        TrustPolicy::from_json(&statement(
+            r#"{"level":"permissive","override":{"revocation":"enforce"}}"#,
+        ))
+        .unwrap();
+        for (sv, says) in [
+            // notation-go would apply this override (names fold); refused.
+            (
+                r#"{"level":"permissive","Override":{"revocation":"enforce"}}"#,
+                "unknown field `Override`",
+            ),
+            (
+                r#"{"level":"strict","VerifyTimestamp":"afterCertExpiry"}"#,
+                "unknown field `VerifyTimestamp`",
+            ),
+            (
+                r#"{"level":"strict","level":"skip"}"#,
+                "duplicate field `level`",
+            ),
+            (
+                r#"{"level":"permissive","override":{"revocation":"enforce","revocation":"skip"}}"#,
+                "override names \"revocation\" twice",
+            ),
+        ] {
+            let e = TrustPolicy::from_json(&statement(sv))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(says), "{sv}: {e}");
+        }
+        let e = TrustPolicy::from_json(r#"{"version":"1.0","TrustPolicies":[]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `TrustPolicies`"), "{e}");
+    }
 
     #[test]
     fn scopes() {

@@ -957,9 +957,18 @@ fn jws_top_level_and_unprotected_members() {
     // Unknown unprotected members are ignored; the result is unchanged.
     let mut env = jws(JWS_X509);
     env["header"]["io.example.note"] = json!({"anything": [1, 2, 3]});
-    env["header"]["X5C"] = json!("ignored: member names are exact");
     let env = parse(&to_bytes(&env)).unwrap();
     assert_eq!(env.chain.len(), 3);
+
+    // A member Go would read as `x5c` (names fold) is refused, not ignored.
+    let mut env = jws(JWS_X509);
+    env["header"]["X5C"] = json!(["AAAA"]);
+    let e = fails_with(
+        &to_bytes(&env),
+        ReasonCode::MalformedEnvelope,
+        "X5C next to x5c",
+    );
+    assert!(e.message.contains("X5C"), "{}", e.message);
 }
 
 #[test]

@@ -121,6 +121,12 @@ pub struct SignOptions<'a> {
     pub jws_alg: Option<String>,
     /// Negative tests: the COSE `alg` (label 1) to write instead of the key's.
     pub cose_alg: Option<i64>,
+    /// Negative tests: payload bytes to sign instead of the payload naming
+    /// the target (for payloads Go and a strict reader could read apart).
+    pub payload: Option<Vec<u8>>,
+    /// Negative tests: extra members of the JWS protected header, written
+    /// after the regular ones (a misspelled header, a second `Cty`).
+    pub extra_jws_protected: Vec<(String, Json)>,
 }
 
 impl Default for SignOptions<'_> {
@@ -140,7 +146,21 @@ impl<'a> SignOptions<'a> {
             signing_agent: Some(DEFAULT_SIGNING_AGENT.into()),
             jws_alg: None,
             cose_alg: None,
+            payload: None,
+            extra_jws_protected: Vec::new(),
         }
+    }
+
+    /// Signs `payload` as given instead of the payload naming the target.
+    pub fn with_payload(mut self, payload: impl Into<Vec<u8>>) -> Self {
+        self.payload = Some(payload.into());
+        self
+    }
+
+    /// Adds a member to the JWS protected header.
+    pub fn with_jws_protected(mut self, name: impl Into<String>, value: Json) -> Self {
+        self.extra_jws_protected.push((name.into(), value));
+        self
     }
 
     pub fn with_expiry(mut self, expiry: DateTime<Utc>) -> Self {
@@ -198,6 +218,9 @@ fn jws_protected(alg: &str, options: &SignOptions<'_>) -> Result<String, SignErr
     if let Some(expiry) = options.expiry {
         protected.insert(HEADER_EXPIRY.into(), Json::from(rfc3339(expiry)));
     }
+    for (name, value) in &options.extra_jws_protected {
+        protected.insert(name.clone(), value.clone());
+    }
     Ok(URL_SAFE_NO_PAD.encode(serde_json::to_vec(&Json::Object(protected)).map_err(encoding)?))
 }
 
@@ -217,6 +240,14 @@ pub fn payload_json(
         );
     }
     serde_json::to_vec(&json!({ "targetArtifact": artifact })).map_err(encoding)
+}
+
+/// The payload to sign: the override when the options carry one.
+fn signed_payload(target: &Descriptor, options: &SignOptions<'_>) -> Result<Vec<u8>, SignError> {
+    match &options.payload {
+        Some(bytes) => Ok(bytes.clone()),
+        None => payload_json(target, &options.annotations),
+    }
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -251,7 +282,7 @@ pub fn sign_jws(
     if credentials.chain.is_empty() {
         return Err(SignError::EmptyChain);
     }
-    let payload = payload_json(target, &options.annotations)?;
+    let payload = signed_payload(target, options)?;
     let alg = options
         .jws_alg
         .clone()
@@ -315,7 +346,7 @@ pub fn sign_cose(
     if credentials.chain.is_empty() {
         return Err(SignError::EmptyChain);
     }
-    let payload = payload_json(target, &options.annotations)?;
+    let payload = signed_payload(target, options)?;
     let alg = options
         .cose_alg
         .unwrap_or_else(|| credentials.key.kind().cose_alg());
@@ -535,7 +566,7 @@ pub fn jws_with_signature(
     if chain.is_empty() {
         return Err(SignError::EmptyChain);
     }
-    let payload = payload_json(target, &options.annotations)?;
+    let payload = signed_payload(target, options)?;
     let protected_b64 = jws_protected(alg, options)?;
     let x5c: Vec<Json> = chain
         .iter()

@@ -3,9 +3,11 @@
 //! Decoding choices (§c.1 REC): the top level takes exactly `payload`,
 //! `protected`, `header` and `signature` (no `signatures`, nothing unknown);
 //! no object may repeat a member name (a parser-differential guard: Go keeps
-//! the last one, other parsers the first); the unprotected `header` ignores
-//! members it does not know, except that the signing agent is matched
-//! case-insensitively as Go does (upstream fixtures spell it
+//! the last one, other parsers the first), nor hold two names that fold to
+//! the same key, nor spell a header Go knows other than exactly (Go matches
+//! struct fields by case folding: [`crate::json_names`]); the unprotected
+//! `header` ignores members it does not know, except that the signing agent
+//! is matched case-insensitively as Go does (upstream fixtures spell it
 //! `io.cncf.notary.SigningAgent`).
 
 use std::collections::BTreeSet;
@@ -20,6 +22,7 @@ use serde_json::Value;
 use super::headers::{self, NotaryHeaders, PluginValue};
 use super::{signer, EnvelopeError, Parts, VerifiedEnvelope, MEDIA_TYPE_JWS};
 use crate::crypto::{PssSalt, SignatureAlgorithm};
+use crate::json_names::{self, FoldedNames};
 
 pub fn parse_and_verify(
     bytes: &[u8],
@@ -288,6 +291,26 @@ struct ProtectedHeader {
     extended: BTreeSet<String>,
 }
 
+/// The protected header members notation-go decodes into its struct.
+const PROTECTED_NAMES: [&str; 9] = [
+    "alg",
+    "cty",
+    "crit",
+    headers::SIGNING_SCHEME,
+    headers::SIGNING_TIME,
+    headers::AUTHENTIC_SIGNING_TIME,
+    headers::EXPIRY,
+    headers::VERIFICATION_PLUGIN,
+    headers::VERIFICATION_PLUGIN_MIN_VERSION,
+];
+
+fn misspelled<E: de::Error>(key: &str, known: &str) -> E {
+    E::custom(format!(
+        "member \"{}\" is not spelled \"{known}\" exactly (notation-go would read it as \"{known}\")",
+        headers::truncate(key)
+    ))
+}
+
 /// Records a member name, refusing a second occurrence.
 fn first_time<E: de::Error>(seen: &mut BTreeSet<String>, key: &str) -> Result<(), E> {
     if seen.insert(key.to_owned()) {
@@ -357,10 +380,15 @@ impl<'de> Deserialize<'de> for Unprotected {
                 f.write_str("a JWS unprotected header object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Unprotected, A::Error> {
-                let mut seen = BTreeSet::new();
+                let mut seen = FoldedNames::default();
                 let mut out = Unprotected::default();
                 while let Some(key) = map.next_key::<String>()? {
-                    first_time(&mut seen, &key)?;
+                    seen.insert(&key).map_err(de::Error::custom)?;
+                    if let Some(known) =
+                        json_names::misspelling_of(&key, &["x5c", headers::TIMESTAMP_SIGNATURE])
+                    {
+                        return Err(misspelled(&key, known));
+                    }
                     if key == "x5c" {
                         out.x5c = Some(map.next_value()?);
                     } else if key == headers::TIMESTAMP_SIGNATURE {
@@ -392,10 +420,16 @@ impl<'de> Deserialize<'de> for ProtectedHeader {
                 f.write_str("a JWS protected header object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ProtectedHeader, A::Error> {
-                let mut seen = BTreeSet::new();
+                let mut seen = FoldedNames::default();
                 let mut h = ProtectedHeader::default();
                 while let Some(key) = map.next_key::<String>()? {
-                    first_time(&mut seen, &key)?;
+                    // Go fills its header struct by folded name and keeps the
+                    // exact names as extended attributes: refuse both
+                    // readings' differences (crate::json_names).
+                    seen.insert(&key).map_err(de::Error::custom)?;
+                    if let Some(known) = json_names::misspelling_of(&key, &PROTECTED_NAMES) {
+                        return Err(misspelled(&key, known));
+                    }
                     let slot = match key.as_str() {
                         "alg" => &mut h.alg,
                         "cty" => &mut h.cty,
@@ -450,6 +484,39 @@ mod tests {
     /// expect a header to *pass* only run once it knows ES256.
     fn alg_known() -> bool {
         SignatureAlgorithm::from_jws("ES256").is_some()
+    }
+
+    #[test]
+    fn protected_members_go_would_fold_are_refused() {
+        for (json, says) in [
+            (r#"{"alg":"PS256","cty":"a","Cty":"b"}"#, "same name"),
+            (
+                r#"{"alg":"PS256","io.cncf.notary.Expiry":"2020-01-01T00:00:00Z"}"#,
+                "not spelled \"io.cncf.notary.expiry\"",
+            ),
+            (r#"{"ALG":"PS256"}"#, "not spelled \"alg\""),
+            (r#"{"alg":"PS256","x-ext":1,"X-EXT":2}"#, "same name"),
+        ] {
+            let e = serde_json::from_str::<ProtectedHeader>(json)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains(says), "{json}: {e}");
+        }
+        for (json, says) in [
+            (r#"{"x5c":[],"X5C":[]}"#, "same name"),
+            (r#"{"X5c":[]}"#, "not spelled \"x5c\""),
+            (
+                r#"{"io.cncf.notary.TimeStampSignature":"AA=="}"#,
+                "not spelled",
+            ),
+        ] {
+            let e = serde_json::from_str::<Unprotected>(json)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains(says), "{json}: {e}");
+        }
     }
 
     #[test]
