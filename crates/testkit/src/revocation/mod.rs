@@ -182,9 +182,17 @@ pub fn sha1_cert_id(issuer: &Cert, cert: &Cert) -> Result<CertId, RevocationErro
 mod tests {
     use super::*;
     use crate::pki::{KeyKind, TestPki};
-    use chrono::SubsecRound;
+    use chrono::Duration;
+    use der::asn1::Uint;
     use der::Decode;
     use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use x509_cert::certificate::Version;
+    use x509_cert::crl::CertificateList;
+    use x509_ocsp::{
+        BasicOcspResponse, CertStatus, OcspRequest, OcspResponse, OcspResponseStatus, ResponderId,
+        SingleResponse,
+    };
 
     fn setup() -> (TestPki, RevocationAuthority) {
         let pki = TestPki::builder(KeyKind::P256)
