@@ -400,3 +400,52 @@ fn a_token_without_the_tsa_issuer_cannot_be_stapled() {
         message(&e)
     );
 }
+
+#[test]
+fn every_crl_distribution_point_of_a_certificate_is_stapled() {
+    // A leaf that names two CRL distribution points (no OCSP): notation-core-go
+    // fetches both, so `vns attach` staples both, and the policy decides
+    // from them offline.
+    let registry = TestRegistry::start().expect("start the registry");
+    let authority = RevocationAuthority::new();
+    let mut server = authority.serve().expect("start the revocation server");
+    let pki = TestPki::builder(KeyKind::P256)
+        .name("two-distribution-points")
+        .leaf_crl_url(server.crl_url("inter-a"))
+        .leaf_crl_url(server.crl_url("inter-b"))
+        .build()
+        .expect("signing pki");
+    authority.add_issuer("inter-a", &pki.intermediate).unwrap();
+    authority.add_issuer("inter-b", &pki.intermediate).unwrap();
+    let repo = registry.unique_repository("two-points");
+    push_layout(&e2e_layout("e2e"), &repo).expect("push the image");
+    let envelope = sign_cose(
+        &pki.credentials(),
+        &image_descriptor(),
+        &SignOptions::at(Utc::now()),
+    )
+    .expect("sign");
+    testkit::publish::push_signature(&repo, &image_descriptor(), MEDIA_TYPE_COSE, &envelope)
+        .expect("push the signature");
+    let image = format!("{repo}:v1");
+    attach(&[&image]);
+    let stapled = staples(&image);
+    for point in ["inter-a", "inter-b"] {
+        assert!(
+            stapled
+                .iter()
+                .any(|s| s.kind == StapleKind::Crl && s.source == server.crl_url(point)),
+            "{point} not stapled: {stapled:?}"
+        );
+    }
+    server.stop();
+    let settings = json!({
+        "trustPolicy": {"version": "1.0", "trustPolicies": [{
+            "name": "crl", "registryScopes": ["*"],
+            "signatureVerification": {"level": "strict"},
+            "trustStores": ["ca:test"], "trustedIdentities": ["*"]}]},
+        "trustStores": {"ca": {"test": pki.root_pem()}},
+    });
+    let e = evaluate(&image, &settings);
+    assert!(e.response.accepted, "{}", message(&e));
+}
