@@ -96,7 +96,7 @@ fn a_crl_of_another_partition_does_not_vouch_for_the_leaf() {
     // Partition B does not list the leaf; it says nothing about partition A.
     let other = crl(inter, &[], 7, CrlScope::partition(PART_B));
     let s = status(&pki, vec![other.clone()]);
-    unknown_saying(&s, "not of the certificate's");
+    unknown_saying(&s, "is the CRL of distribution point");
     unknown_saying(&s, PART_B);
     // Partition A, which does not list it either, answers.
     let own = crl(inter, &[], 3, CrlScope::partition(PART_A));
@@ -104,6 +104,35 @@ fn a_crl_of_another_partition_does_not_vouch_for_the_leaf() {
     // A complete CRL (no IssuingDistributionPoint) answers for every point.
     let complete = crl(inter, &[], 1, CrlScope::default());
     assert_eq!(status(&pki, vec![complete]), RevocationStatus::Good);
+}
+
+#[test]
+fn every_distribution_point_url_must_be_answered_for() {
+    // As notation-core-go fetches every URL and needs each to answer.
+    let pki = TestPki::builder(KeyKind::P256)
+        .name("crl-two-points")
+        .leaf_crl_url(PART_A)
+        .leaf_crl_url(PART_B)
+        .build()
+        .expect("pki");
+    let inter = &pki.intermediate;
+    let a = crl(inter, &[], 1, CrlScope::partition(PART_A));
+    unknown_saying(&status(&pki, vec![a.clone()]), PART_B);
+    let b = crl(inter, &[], 2, CrlScope::partition(PART_B));
+    assert_eq!(status(&pki, vec![a, b]), RevocationStatus::Good);
+    // One complete CRL answers for both.
+    let complete = crl(inter, &[], 3, CrlScope::default());
+    assert_eq!(status(&pki, vec![complete.clone()]), RevocationStatus::Good);
+
+    // A URL notation-core-go cannot fetch (ldap://) never answers.
+    let ldap = TestPki::builder(KeyKind::P256)
+        .name("crl-ldap-point")
+        .leaf_crl_url(PART_A)
+        .leaf_crl_url("ldap://crl.test/cn=part-a")
+        .build()
+        .expect("pki");
+    let complete = crl(&ldap.intermediate, &[], 1, CrlScope::default());
+    unknown_saying(&status(&ldap, vec![complete]), "not an http:// URL");
 }
 
 #[test]
@@ -206,7 +235,10 @@ fn the_timestamping_chain_follows_the_same_crl_rules() {
         )
     };
     let other = crl(&tsa.root, &[], 5, CrlScope::partition(PART_B));
-    unknown_saying(&check(vec![other.clone()]), "not of the certificate's");
+    unknown_saying(
+        &check(vec![other.clone()]),
+        "is the CRL of distribution point",
+    );
     let revoking = crl(&tsa.root, &[leaf], 1, CrlScope::partition(PART_A));
     assert!(matches!(
         check(vec![other, revoking]),

@@ -1,25 +1,27 @@
 //! CRLs (RFC 5280 §5) about one certificate, with the scope rules of §6.3.3.
 //!
-//! A CRL answers for a certificate only when its scope covers it:
-//! - issued and signed by the certificate's issuer (indirect CRLs, and
-//!   distribution points that name a cRLIssuer, are not supported);
+//! notation-core-go fetches the CRL of every distribution point URL the
+//! certificate names (http:// only), needs every one of them to be valid and
+//! fresh, and lets any "revoked" answer win. Stapled CRLs carry no trusted
+//! URL, so here each CRL's own scope says which URLs it answers for:
+//! - it must be issued and signed by the certificate's issuer (indirect
+//!   CRLs, and distribution points that name a cRLIssuer, are not supported);
 //! - its IssuingDistributionPoint (IDP), when it names a distribution point,
-//!   names one of the URLs of the certificate's distribution point; a CRL
-//!   without IDP is a complete CRL of the issuer and covers every point;
+//!   answers for those URLs only; a CRL without IDP is a complete CRL of the
+//!   issuer and answers for every URL;
 //! - onlyContainsUserCerts / onlyContainsCACerts / onlyContainsAttributeCerts
 //!   restrict it to that kind of certificate;
 //! - onlySomeReasons (and the distribution point's own reasons) restrict the
 //!   revocation reasons it answers for.
 //!
-//! Then, for a stapled set of CRLs:
+//! Then:
 //! - a revocation listed by any fresh covering CRL decides, whatever the
-//!   others say (notation-core-go fetches every distribution point of the
-//!   certificate and lets any "revoked" answer win);
-//! - otherwise the certificate is good only when fresh, complete covering
-//!   CRLs together answer for every reason (one full CRL is enough, as
-//!   notation-core-go succeeds when one distribution point answers);
-//! - otherwise the status is unknown, and the detail says which CRLs were
-//!   out of scope and why.
+//!   others say;
+//! - otherwise the certificate is good only when, for every distribution
+//!   point URL, fresh complete covering CRLs together answer for every
+//!   reason of that point;
+//! - otherwise the status is unknown, and the detail says which URL was not
+//!   answered for and which CRLs were out of scope and why.
 
 use chrono::{DateTime, Utc};
 use der::{Decode, Encode};
@@ -34,31 +36,35 @@ use crate::cert::Certificate;
 /// "unused").
 const ALL_REASONS: u16 = 0x01FE;
 
-/// One distribution point of the certificate that this verifier can match.
+/// One distribution point URL of the certificate.
 struct Point {
-    urls: Vec<String>,
-    /// The reasons this point answers for (all when it names none).
+    url: String,
+    /// The reasons its distribution point answers for (all when it names none).
     reasons: u16,
+    /// The distribution point names a cRLIssuer (an indirect CRL).
+    indirect: bool,
 }
 
-/// The certificate's distribution points without a cRLIssuer (an indirect
-/// CRL issuer is not supported: such a point can never be covered).
+/// Every fullName URL of the certificate's distribution points, as Go's
+/// `x509.Certificate.CRLDistributionPoints` lists them.
 fn distribution_points(cert: &Certificate) -> Result<Vec<Point>, String> {
     let Some(points) = cert.crl_distribution_points().map_err(|e| e.to_string())? else {
         return Ok(Vec::new());
     };
-    Ok(points
-        .0
-        .iter()
-        .filter(|p| p.crl_issuer.is_none())
-        .map(|p| Point {
-            urls: match &p.distribution_point {
-                Some(DistributionPointName::FullName(names)) => uris(names),
-                _ => Vec::new(),
-            },
-            reasons: p.reasons.map_or(ALL_REASONS, |r| r.bits() & ALL_REASONS),
-        })
-        .collect())
+    let mut out = Vec::new();
+    for p in &points.0 {
+        let Some(DistributionPointName::FullName(names)) = &p.distribution_point else {
+            continue;
+        };
+        for url in uris(names) {
+            out.push(Point {
+                url,
+                reasons: p.reasons.map_or(ALL_REASONS, |r| r.bits() & ALL_REASONS),
+                indirect: p.crl_issuer.is_some(),
+            });
+        }
+    }
+    Ok(out)
 }
 
 fn uris(names: &[GeneralName]) -> Vec<String> {
@@ -89,12 +95,12 @@ impl ParsedCrl {
         }
     }
 
-    /// The reasons this CRL answers for about `cert`, or why it does not
-    /// cover it at all.
-    fn covers(&self, cert: &Certificate, points: &[Point]) -> Result<u16, String> {
+    /// The reasons this CRL answers for about `cert` at `point`, or why it
+    /// does not cover it.
+    fn covers(&self, cert: &Certificate, point: &Point) -> Result<u16, String> {
         let Some((idp, _)) = &self.idp else {
-            // A complete CRL of the issuer covers every distribution point.
-            return Ok(points.iter().fold(0, |m, p| m | p.reasons));
+            // A complete CRL of the issuer answers for every point.
+            return Ok(point.reasons);
         };
         if idp.indirect_crl {
             return Err(format!(
@@ -117,48 +123,45 @@ impl ParsedCrl {
                 self.describe()
             ));
         }
-        let idp_reasons = idp
+        match &idp.distribution_point {
+            None => {}
+            Some(DistributionPointName::FullName(names)) => {
+                let urls = uris(names);
+                if !urls.contains(&point.url) {
+                    return Err(format!(
+                        "{} is the CRL of distribution point {}, not of {}",
+                        self.describe(),
+                        if urls.is_empty() {
+                            "(no URL)".into()
+                        } else {
+                            urls.join(", ")
+                        },
+                        point.url
+                    ));
+                }
+            }
+            Some(DistributionPointName::NameRelativeToCRLIssuer(_)) => {
+                return Err(format!(
+                "{} names its distribution point relative to its issuer, which is not supported",
+                self.describe()
+            ))
+            }
+        }
+        let reasons = idp
             .only_some_reasons
             .map_or(ALL_REASONS, |r| r.bits() & ALL_REASONS);
-        let idp_urls = match &idp.distribution_point {
-            None => None,
-            Some(DistributionPointName::FullName(names)) => Some(uris(names)),
-            Some(DistributionPointName::NameRelativeToCRLIssuer(_)) => Some(Vec::new()),
-        };
-        let reasons = points
-            .iter()
-            .filter(|p| match &idp_urls {
-                None => true,
-                Some(urls) => p.urls.iter().any(|u| urls.contains(u)),
-            })
-            .fold(0, |m, p| m | (p.reasons & idp_reasons));
-        match (&idp_urls, reasons) {
-            (Some(urls), 0) if !points.iter().any(|p| p.urls.iter().any(|u| urls.contains(u))) => {
-                Err(format!(
-                    "{} is the CRL of distribution point {}, not of the certificate's ({})",
-                    self.describe(),
-                    list_or_none(urls),
-                    list_or_none(&points.iter().flat_map(|p| p.urls.clone()).collect::<Vec<_>>())
-                ))
-            }
-            (_, 0) => Err(format!(
-                "{} answers for none of the revocation reasons of the certificate's distribution points",
-                self.describe()
+        match point.reasons & reasons {
+            0 => Err(format!(
+                "{} answers for none of the revocation reasons of {}",
+                self.describe(),
+                point.url
             )),
-            (_, reasons) => Ok(reasons),
+            common => Ok(common),
         }
     }
 
     fn idp_der(&self) -> Option<&[u8]> {
         self.idp.as_ref().map(|(_, der)| der.as_slice())
-    }
-}
-
-fn list_or_none(urls: &[String]) -> String {
-    if urls.is_empty() {
-        "(no URL)".into()
-    } else {
-        urls.join(", ")
     }
 }
 
@@ -267,24 +270,47 @@ pub(super) fn status(
     time: DateTime<Utc>,
     authentic_signing_time: Option<DateTime<Utc>>,
 ) -> CertStatus {
-    let points =
-        match distribution_points(cert) {
-            Ok(points) if !points.is_empty() => points,
-            Ok(_) => return CertStatus::Unknown(
-                "its CRL distribution points name a separate CRL issuer, which is not supported"
-                    .into(),
-            ),
-            Err(e) => return CertStatus::Unknown(e),
-        };
+    let points = match distribution_points(cert) {
+        Ok(points) => points,
+        Err(e) => return CertStatus::Unknown(e),
+    };
+    if let Some(p) = points.iter().find(|p| p.indirect) {
+        return CertStatus::Unknown(format!(
+            "its CRL distribution point {} names a separate CRL issuer, which is not supported",
+            p.url
+        ));
+    }
+    if let Some(p) = points.iter().find(|p| !p.url.starts_with("http://")) {
+        return CertStatus::Unknown(format!(
+            "its CRL distribution point {} is not an http:// URL (notation-core-go fetches only those)",
+            p.url
+        ));
+    }
     let mut problems = Vec::new();
+    // Each CRL with the reasons it answers for at each point (0: not there).
     let (mut bases, mut deltas) = (Vec::new(), Vec::new());
     for der in &material.crls {
         match parse_crl(der, issuer, time) {
-            Ok(Some(crl)) => match crl.covers(cert, &points) {
-                Ok(reasons) if crl.delta_base.is_some() => deltas.push((crl, reasons)),
-                Ok(reasons) => bases.push((crl, reasons)),
-                Err(why) => problems.push(why),
-            },
+            Ok(Some(crl)) => {
+                let mut scope = Vec::with_capacity(points.len());
+                let mut why_not = None;
+                for p in &points {
+                    match crl.covers(cert, p) {
+                        Ok(reasons) => scope.push(reasons),
+                        Err(why) => {
+                            why_not.get_or_insert(why);
+                            scope.push(0);
+                        }
+                    }
+                }
+                if scope.iter().all(|&r| r == 0) {
+                    problems.extend(why_not);
+                } else if crl.delta_base.is_some() {
+                    deltas.push((crl, scope));
+                } else {
+                    bases.push((crl, scope));
+                }
+            }
             Ok(None) => {}
             Err(e) => problems.push(e),
         }
@@ -301,8 +327,8 @@ pub(super) fn status(
         .unwrap_or(&[])
         .iter()
         .any(|e| e.extn_id == oid::FRESHEST_CRL);
-    let mut answered = 0u16;
-    for (base, reasons) in &bases {
+    let mut answered = vec![0u16; points.len()];
+    for (base, scope) in &bases {
         let delta = fitting_delta(base, &deltas);
         let mut lists = vec![base];
         lists.extend(delta);
@@ -315,7 +341,11 @@ pub(super) fn status(
                     base.describe()
                 ));
             }
-            CertStatus::Good => answered |= reasons,
+            CertStatus::Good => {
+                for (a, r) in answered.iter_mut().zip(scope) {
+                    *a |= r;
+                }
+            }
         }
     }
     for (delta, _) in &deltas {
@@ -323,13 +353,20 @@ pub(super) fn status(
             return CertStatus::Revoked;
         }
     }
-    if answered & ALL_REASONS == ALL_REASONS {
+    let unanswered = points
+        .iter()
+        .zip(&answered)
+        .find(|(p, a)| **a & p.reasons != p.reasons);
+    let Some((point, answered)) = unanswered else {
         return CertStatus::Good;
-    }
-    let mut detail = if bases.is_empty() {
-        "no fresh CRL that covers it was supplied".to_string()
+    };
+    let mut detail = if *answered == 0 {
+        format!("no fresh CRL that covers {} was supplied", point.url)
     } else {
-        "the fresh CRLs that cover it do not answer for every revocation reason".to_string()
+        format!(
+            "the fresh CRLs that cover {} do not answer for every revocation reason",
+            point.url
+        )
     };
     if !problems.is_empty() {
         detail.push_str(&format!(" ({})", problems.join("; ")));
@@ -339,7 +376,10 @@ pub(super) fn status(
 
 /// A delta CRL of exactly the base's scope, newer than the base and built
 /// on it or an older base (RFC 5280 §5.2.4).
-fn fitting_delta<'a>(base: &ParsedCrl, deltas: &'a [(ParsedCrl, u16)]) -> Option<&'a ParsedCrl> {
+fn fitting_delta<'a>(
+    base: &ParsedCrl,
+    deltas: &'a [(ParsedCrl, Vec<u16>)],
+) -> Option<&'a ParsedCrl> {
     let base_number = base.number.clone().unwrap_or_default();
     deltas.iter().map(|(d, _)| d).find(|d| {
         d.idp_der() == base.idp_der()
