@@ -281,6 +281,34 @@ fn an_ocsp_response_without_next_update_is_expired() {
     unknown_saying(&check(None), "no nextUpdate");
 }
 
+#[test]
+fn an_ocsp_answer_counts_only_for_a_certificate_with_an_http_responder() {
+    let pki = TestPki::builder(KeyKind::P256)
+        .name("ocsp-ldap-responder")
+        .leaf_ocsp_url("ldap://ocsp.test/")
+        .build()
+        .expect("pki");
+    let response = ocsp_response(
+        &pki.intermediate,
+        &pki.leaf.cert,
+        CertificateStatus::Good,
+        now() - Duration::minutes(10),
+        Some(now() + Duration::days(1)),
+    )
+    .expect("ocsp");
+    let s = check_chain(
+        &parsed(pki.chain_der()),
+        Purpose::CodeSigning,
+        &RevocationMaterial {
+            crls: Vec::new(),
+            ocsp_responses: vec![response],
+        },
+        now(),
+        None,
+    );
+    unknown_saying(&s, "no http:// responder");
+}
+
 // ------------------------------------------------------------ signed JSON
 
 fn image() -> Descriptor {

@@ -69,6 +69,13 @@ pub(crate) fn parse_payload(bytes: &[u8]) -> Result<Payload, EnvelopeError> {
         ))
     })?;
     let target = parsed.target_artifact;
+    // Go decodes the size into an int64: a larger one fails there.
+    if i64::try_from(target.size).is_err() {
+        return Err(EnvelopeError::malformed(format!(
+            "payload is not a valid Notary Project payload: size {} does not fit a signed 64-bit integer",
+            target.size
+        )));
+    }
     Ok(Payload {
         target: Descriptor {
             media_type: target.media_type,
@@ -146,6 +153,7 @@ mod tests {
             br#"{"targetArtifact":{"mediaType":"m","digest":"d"}}"#,
             br#"{"targetArtifact":{"mediaType":"m","digest":"d","size":-1}}"#,
             br#"{"targetArtifact":{"mediaType":"m","digest":"d","size":"1"}}"#,
+            br#"{"targetArtifact":{"mediaType":"m","digest":"d","size":9223372036854775808}}"#,
             br#"{"targetArtifact":{"mediaType":"m","digest":"d","size":1,"annotations":{"k":1}}}"#,
             br#"{"targetArtifact":{"mediaType":"m","digest":"d","size":1}} trailing"#,
         ] {

@@ -160,9 +160,21 @@ fn check_certificate(
     }
     let mut details = Vec::new();
     if !ocsp_urls.is_empty() {
-        match ocsp::status(cert, issuer, material, time, authentic_signing_time) {
-            CertStatus::Unknown(d) => details.push(format!("OCSP: {d}")),
-            decided => return decided,
+        // notation-core-go asks only http:// responders: a certificate that
+        // names no such responder can get no OCSP answer there, so none
+        // stapled counts here either.
+        if !ocsp_urls.iter().any(|u| {
+            u.get(..7)
+                .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+        }) {
+            details.push(
+                "OCSP: it names no http:// responder (notation-core-go asks only those)".into(),
+            );
+        } else {
+            match ocsp::status(cert, issuer, material, time, authentic_signing_time) {
+                CertStatus::Unknown(d) => details.push(format!("OCSP: {d}")),
+                decided => return decided,
+            }
         }
     }
     if !crl_urls.is_empty() {
