@@ -105,6 +105,10 @@ impl Fixture {
         self.native
             .digests
             .insert(format!("{repo}:v1"), descriptor.digest.clone());
+        self.native.manifests.insert(
+            format!("{repo}@{}", descriptor.digest),
+            json!({"schemaVersion": 2, "mediaType": descriptor.media_type}),
+        );
         self.native.manifests.insert(tag, manifest);
     }
 }

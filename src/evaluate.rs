@@ -8,7 +8,7 @@ use notation_verifier::reference::{validate_digest, ImageRef};
 use notation_verifier::settings::{ExceptionMatch, ValidatedSettings};
 use notation_verifier::trust_policy::Level;
 use notation_verifier::verdict::{Outcome, ReasonCode, Verdict};
-use notation_verifier::verify::{Signature, VerificationInput};
+use notation_verifier::verify::{Descriptor, Signature, VerificationInput};
 
 use crate::host::Registry;
 
@@ -168,7 +168,7 @@ fn verify_reference(
             )
         }
     };
-    let Some(descriptor) = contents.subject.clone() else {
+    let Some(subject) = contents.subject.clone() else {
         return fail_at(
             ReasonCode::InvalidBundle,
             format!("signature bundle {bundle_ref} has no subject descriptor; re-publish it with `vns attach`"),
@@ -219,6 +219,26 @@ fn verify_reference(
             }
         }
     }
+    // The signed descriptor is compared with what the registry says, not
+    // with the bundle (which anyone who can push may write): the digest is
+    // the host's, the media type the host's manifest of that digest. Only
+    // the size is the bundle's: the host re-serialises manifests, so their
+    // byte length is not available; the digest binds the content anyway.
+    let media_type = match registry_media_type(reference, &digest, registry) {
+        Ok(m) => m,
+        Err(message) => return fail_at(ReasonCode::RegistryError, message),
+    };
+    if media_type != subject.media_type {
+        notes.push(format!(
+            "signature bundle {bundle_ref} names media type {} for the image, the registry {media_type}; re-publish it with `vns attach`",
+            subject.media_type
+        ));
+    }
+    let descriptor = Descriptor {
+        media_type,
+        digest: digest.clone(),
+        size: subject.size,
+    };
     // Each envelope's digest was checked against its layer by read_bundle.
     let digests: Vec<&str> = envelopes.iter().map(|e| e.layer_digest.as_str()).collect();
     let input = VerificationInput {
@@ -266,6 +286,37 @@ fn verify_reference(
         }
     }
 }
+
+/// The media type of the image manifest `digest`, from the host's
+/// `oci/v1/oci_manifest` answer for `repository@digest` (the host checks that
+/// the body it read hashes to that digest). A manifest without a
+/// `mediaType` member is an OCI one (Docker's schema 2 types always carry
+/// it): an index when it lists manifests, else an image manifest.
+fn registry_media_type(
+    reference: &ImageRef,
+    digest: &str,
+    registry: &dyn Registry,
+) -> Result<String, String> {
+    let manifest = registry
+        .oci_manifest(&reference.at_digest(digest))
+        .map_err(|e| e.to_string())?;
+    Ok(match manifest.get("mediaType") {
+        Some(serde_json::Value::String(m)) => m.clone(),
+        None | Some(serde_json::Value::Null) if manifest.get("manifests").is_some() => {
+            OCI_INDEX.to_string()
+        }
+        None | Some(serde_json::Value::Null) => OCI_MANIFEST.to_string(),
+        Some(other) => {
+            return Err(format!(
+                "the registry's manifest {} has a mediaType that is not a string: {other}",
+                reference.at_digest(digest)
+            ))
+        }
+    })
+}
+
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
 // The error is the image's final outcome, built once per image: its size
 // does not matter on this path.
@@ -350,6 +401,10 @@ mod lazy_store_tests {
         let mut r = FakeRegistry::default();
         r.digests.insert(format!("{REPO}:v1"), Ok(DIGEST.into()));
         r.manifests.insert(
+            format!("{REPO}@{DIGEST}"),
+            Ok(json!({"schemaVersion": 2, "mediaType": descriptor.media_type})),
+        );
+        r.manifests.insert(
             format!("{REPO}:{}", bundle::bundle_tag(DIGEST).unwrap()),
             Ok(bundle::build_manifest(&descriptor, &[layer], now())),
         );
@@ -413,7 +468,7 @@ mod lazy_store_tests {
         let registry = registry();
         let r = validate_payload(&create_pod(settings("synthetic-root")), &registry, now());
         assert!(r.accepted, "{:?}", r.message);
-        assert_eq!(registry.calls.borrow().len(), 2);
+        assert_eq!(registry.calls.borrow().len(), 3);
     }
 
     #[test]

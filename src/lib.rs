@@ -102,21 +102,27 @@ pub fn validate_payload(
             ))
         }
     };
-    // On UPDATE, an image that was already in the object was admitted then;
-    // re-verifying it would let a later key rotation block label edits.
-    let previously_admitted: HashSet<String> =
+    // On UPDATE, an image that the same site (container list and name, or
+    // image volume) already had was admitted then; re-verifying it would let
+    // a later key rotation block label edits. An image at a new site (a new
+    // ephemeral container reusing an image, a renamed container) is verified.
+    let previously_admitted: HashSet<(String, String)> =
         if req.operation == "UPDATE" && !req.old_object.is_null() {
             workload::image_sites(&req.old_object, spec_pointer)
-                .map(|old| old.into_iter().map(|s| s.image).collect())
+                .map(|old| old.into_iter().map(|s| (s.site, s.image)).collect())
                 .unwrap_or_default()
         } else {
             HashSet::new()
         };
+    let new_sites: Vec<workload::ImageSite> = sites
+        .into_iter()
+        .filter(|s| !previously_admitted.contains(&(s.site.clone(), s.image.clone())))
+        .collect();
     let mut seen = HashSet::new();
-    let to_verify: Vec<&str> = sites
+    let to_verify: Vec<&str> = new_sites
         .iter()
         .map(|s| s.image.as_str())
-        .filter(|image| !previously_admitted.contains(*image) && seen.insert(*image))
+        .filter(|image| seen.insert(*image))
         .collect();
     let results: Vec<_> = to_verify
         .iter()
@@ -136,7 +142,9 @@ pub fn validate_payload(
             warnings,
         };
     }
-    let mutated_object: Option<Value> = mutate::pin_images(&req.object, &sites, &decision.pins);
+    // Only the sites that were verified are pinned: an unchanged container
+    // keeps its image string (changing it would restart the container).
+    let mutated_object: Option<Value> = mutate::pin_images(&req.object, &new_sites, &decision.pins);
     ValidationResponse {
         accepted: true,
         message: None,

@@ -69,7 +69,15 @@ fn registry_with_signed_image() -> FakeRegistry {
     let mut r = FakeRegistry::default();
     r.digests.insert(IMAGE.into(), Ok(DIGEST.into()));
     r.manifests.insert(bundle_ref(REPO), Ok(signed_bundle()));
+    r.manifests
+        .insert(format!("{REPO}@{DIGEST}"), Ok(image_manifest()));
     r
+}
+
+/// The image manifest as the host answers `oci/v1/oci_manifest` for it.
+fn image_manifest() -> Value {
+    json!({"schemaVersion": 2, "mediaType": descriptor().media_type, "config": {
+        "mediaType": "application/vnd.oci.image.config.v1+json", "digest": DIGEST, "size": 2}, "layers": []})
 }
 
 fn settings() -> Value {
@@ -133,7 +141,7 @@ fn create_pod(images: &[&str], settings: Value) -> Vec<u8> {
 }
 
 #[test]
-fn signed_image_is_admitted_and_pinned_with_two_host_calls() {
+fn signed_image_is_admitted_and_pinned_with_three_host_calls() {
     let registry = registry_with_signed_image();
     let r = validate_payload(&create_pod(&[IMAGE], settings()), &registry, now());
     assert!(r.accepted, "{:?}", r.message);
@@ -144,7 +152,7 @@ fn signed_image_is_admitted_and_pinned_with_two_host_calls() {
     );
     assert_eq!(
         registry.calls.borrow().len(),
-        2,
+        3,
         "{:?}",
         registry.calls.borrow()
     );
@@ -472,7 +480,7 @@ fn the_same_image_is_verified_once_per_request() {
         now(),
     );
     assert!(r.accepted, "{:?}", r.message);
-    assert_eq!(registry.calls.borrow().len(), 2);
+    assert_eq!(registry.calls.borrow().len(), 3);
 }
 
 #[test]
@@ -487,3 +495,5 @@ fn settings_validation_names_the_field() {
     let s: crate::settings::PolicySettings = serde_json::from_value(settings()).unwrap();
     assert_eq!(s.validate(), Ok(()));
 }
+
+mod sites;

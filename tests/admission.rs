@@ -8,7 +8,7 @@ use common::*;
 use serde_json::json;
 
 #[test]
-fn a_signed_image_is_admitted_and_pinned_with_two_registry_calls() {
+fn a_signed_image_is_admitted_and_pinned_with_three_registry_calls() {
     let host = host();
     let repo = signed("e2e-valid-signature");
     let image = format!("{repo}:v1");
@@ -26,7 +26,11 @@ fn a_signed_image_is_admitted_and_pinned_with_two_registry_calls() {
     let calls = e.capabilities();
     assert_eq!(
         calls,
-        vec!["oci/v1/manifest_digest", "oci/v1/oci_manifest"],
+        vec![
+            "oci/v1/manifest_digest",
+            "oci/v1/oci_manifest",
+            "oci/v1/oci_manifest"
+        ],
         "{calls:?}"
     );
     let audit = e.response.audit_annotations.clone().unwrap_or_default();
@@ -41,14 +45,19 @@ fn a_signed_image_is_admitted_and_pinned_with_two_registry_calls() {
 }
 
 #[test]
-fn a_digest_reference_needs_only_the_bundle_and_is_not_mutated() {
+fn a_digest_reference_needs_no_digest_lookup_and_is_not_mutated() {
     let host = host();
     let repo = signed("e2e-valid-signature");
     let image = format!("{repo}@{IMAGE_DIGEST}");
     let e = evaluate(host, &create_pod(&[&image]), &settings());
     assert!(e.response.accepted, "{}", message(&e));
     assert!(e.response.mutated_object.is_none());
-    assert_eq!(e.capabilities(), vec!["oci/v1/oci_manifest"]);
+    // The bundle, then the image manifest (for its media type).
+    assert_eq!(
+        e.capabilities(),
+        vec!["oci/v1/oci_manifest", "oci/v1/oci_manifest"]
+    );
+    assert_eq!(e.calls[1].payload, format!("\"{image}\""));
 }
 
 #[test]
@@ -282,5 +291,5 @@ fn each_distinct_image_is_verified_once() {
     let image = format!("{repo}:v1");
     let e = evaluate(host, &create_pod(&[&image, &image, &image]), &settings());
     assert!(e.response.accepted, "{}", message(&e));
-    assert_eq!(e.registry_calls().len(), 2);
+    assert_eq!(e.registry_calls().len(), 3);
 }

@@ -115,3 +115,95 @@ fn updates_verify_only_new_images_and_other_kinds_pass() {
     let e = evaluate(host, &request("ConfigMap", "CREATE", cm, None), &settings());
     assert!(e.response.accepted && e.calls.is_empty());
 }
+
+/// `spec` with a signed container and an image volume of `volume`.
+fn with_volume(good: &str, volume: &str) -> Value {
+    json!({"containers": [{"name": "main", "image": good}],
+           "volumes": [{"name": "scratch", "emptyDir": {}},
+                       {"name": "models", "image": {"reference": volume, "pullPolicy": "IfNotPresent"}}]})
+}
+
+#[test]
+fn image_volumes_are_verified_and_pinned_in_every_kind() {
+    let host = host();
+    let good = format!("{}:v1", signed("e2e-valid-signature"));
+    let bad = format!("{}:v1", push("e2e"));
+    for kind in KINDS {
+        let e = evaluate(
+            host,
+            &request(
+                kind,
+                "CREATE",
+                workload(kind, with_volume(&good, &bad)),
+                None,
+            ),
+            &settings(),
+        );
+        assert!(
+            !e.response.accepted,
+            "{kind}: an unsigned image volume must be denied"
+        );
+        assert!(message(&e).contains(&bad), "{kind}: {}", message(&e));
+
+        let e = evaluate(
+            host,
+            &request(
+                kind,
+                "CREATE",
+                workload(kind, with_volume(&good, &good)),
+                None,
+            ),
+            &settings(),
+        );
+        assert!(e.response.accepted, "{kind}: {}", message(&e));
+        let mutated = e.response.mutated_object.clone().expect("pinned");
+        let volume = format!("{}/volumes/1/image", pointer(kind));
+        assert_eq!(
+            mutated.pointer(&format!("{volume}/reference")),
+            Some(&json!(format!("{good}@{IMAGE_DIGEST}"))),
+            "{kind}"
+        );
+        assert_eq!(
+            mutated.pointer(&format!("{volume}/pullPolicy")),
+            Some(&json!("IfNotPresent")),
+            "{kind}"
+        );
+    }
+}
+
+#[test]
+fn on_update_an_image_at_a_new_site_is_verified() {
+    let host = host();
+    let unsigned = format!("{}:v1", push("e2e"));
+    let old = pod(&[&unsigned]);
+
+    // A new ephemeral container (kubectl debug) reusing the running image.
+    let mut new = old.clone();
+    new["spec"]["ephemeralContainers"] = json!([{"name": "debug", "image": unsigned}]);
+    let e = evaluate(
+        host,
+        &request("Pod", "UPDATE", new, Some(old.clone())),
+        &settings(),
+    );
+    assert!(!e.response.accepted, "a new site must be verified");
+    assert!(
+        message(&e).contains("ephemeral") || message(&e).contains(&unsigned),
+        "{}",
+        message(&e)
+    );
+
+    // The same image mounted as a new image volume.
+    let mut new = old.clone();
+    new["spec"]["volumes"] = json!([{"name": "m", "image": {"reference": unsigned}}]);
+    let e = evaluate(host, &request("Pod", "UPDATE", new, Some(old)), &settings());
+    assert!(!e.response.accepted, "a new image volume must be verified");
+
+    // Unchanged sites, containers and volumes, are not verified again.
+    let mut old = pod(&[&unsigned]);
+    old["spec"]["volumes"] = json!([{"name": "m", "image": {"reference": unsigned}}]);
+    let mut new = old.clone();
+    new["metadata"]["labels"] = json!({"edited": "true"});
+    let e = evaluate(host, &request("Pod", "UPDATE", new, Some(old)), &settings());
+    assert!(e.response.accepted, "{}", message(&e));
+    assert!(e.calls.is_empty());
+}

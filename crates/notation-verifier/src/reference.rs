@@ -51,6 +51,8 @@ impl ImageRef {
         if parsed.repository().bytes().any(|b| b.is_ascii_uppercase()) {
             return Err(err("repository name must be lowercase".into()));
         }
+        let (registry, repository) = canonical_name(parsed.registry(), parsed.repository())
+            .map_err(|detail| err(detail.to_string()))?;
         let digest = parsed.digest().map(str::to_string);
         // Docker fills in `latest` only when there is neither tag nor digest.
         let tag = match (parsed.tag(), &digest) {
@@ -63,8 +65,8 @@ impl ImageRef {
         }
         Ok(Self {
             original: reference.to_string(),
-            registry: canonical_registry(parsed.registry()),
-            repository: parsed.repository().to_string(),
+            registry,
+            repository,
             tag,
             digest,
         })
@@ -136,14 +138,9 @@ impl ImageRef {
     }
 }
 
-/// `index.docker.io` and `registry-1.docker.io` name the same registry as
-/// `docker.io`; scopes and globs use the canonical name.
-fn canonical_registry(registry: &str) -> String {
-    match registry {
-        "index.docker.io" | "registry-1.docker.io" => "docker.io".to_string(),
-        other => other.to_string(),
-    }
-}
+mod canonical;
+use canonical::canonical_name;
+pub use canonical::{canonical_glob, canonical_registry, canonical_scope, RegistryNameError};
 
 /// Docker's reference grammar (distribution/reference, as oci-spec 0.10
 /// implements it): `[domain/]path[:tag][@digest]`, with docker.io defaults.

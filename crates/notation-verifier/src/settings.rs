@@ -264,7 +264,10 @@ fn compile_exception(index: usize, doc: &ExceptionDoc) -> Result<Exception, Sett
         ));
     }
     // `*` stays within one path segment, `**` crosses segments, as the contract says.
-    let matcher = GlobBuilder::new(&doc.image)
+    // Matched against canonical references: the registry segment is put in
+    // the same canonical form (lowercase, no :443, docker.io).
+    let pattern = crate::reference::canonical_glob(&doc.image);
+    let matcher = GlobBuilder::new(&pattern)
         .literal_separator(true)
         .backslash_escape(true)
         .build()

@@ -215,6 +215,9 @@ impl TrustPolicy {
     /// The statement for `repository` (`registry/repository`, no tag or
     /// digest): exact scope match, else the `*` statement.
     pub fn statement_for(&self, repository: &str) -> Result<&Statement, PolicyError> {
+        // Scopes are canonical; so must the lookup be, whoever the caller.
+        let canonical = crate::reference::canonical_scope(repository);
+        let repository = canonical.as_str();
         if !is_valid_scope(repository) {
             return Err(PolicyError::BadReference(format!(
                 "artifact URI \"{repository}\" could not be parsed, make sure it is the fully qualified oci artifact URI without the scheme/protocol. e.g domain.com:80/my/repository@sha256:digest"
@@ -369,7 +372,12 @@ impl Statement {
             TrustedIdentities::parse(&doc.trusted_identities, name).map_err(|e| e.to_string())?;
         Ok(Statement {
             name: name.clone(),
-            registry_scopes: doc.registry_scopes.clone(),
+            // Matched against canonical references (see `canonical_scope`).
+            registry_scopes: doc
+                .registry_scopes
+                .iter()
+                .map(|s| crate::reference::canonical_scope(s))
+                .collect(),
             level,
             actions,
             verify_timestamp,
@@ -410,7 +418,7 @@ fn validate_registry_scopes(statements: &[Statement]) -> Result<(), PolicyError>
             }
             if !seen.insert(scope.as_str()) {
                 return Err(PolicyError::Invalid(format!(
-                    "registry scope \"{scope}\" is present in multiple oci trust policy statements, one registry scope value can only be associated with one statement"
+                    "registry scope \"{scope}\" is present in multiple oci trust policy statements, one registry scope value can only be associated with one statement (scopes are compared by canonical registry name: lowercase, without :443, docker.io for Docker Hub)"
                 )));
             }
         }

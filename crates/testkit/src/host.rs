@@ -953,15 +953,28 @@ impl MemoryBackend {
         Self::default()
     }
 
-    /// What a tag resolves to, without content: enough for an image whose
-    /// own manifest the policy never reads.
+    /// What a tag resolves to, without its content: the manifest at that
+    /// digest is answered as an OCI image manifest without layers (the
+    /// policy reads only its media type), unless one was stored.
     pub fn set_digest(&self, reference: &str, digest: &str) -> Result<(), HostError> {
         let parsed = parse_for_store(reference)?;
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         entries.digests.insert(key_of(&parsed), digest.to_string());
+        let at_digest = digest_key(&parsed, digest);
         entries
             .digests
-            .insert(digest_key(&parsed, digest), digest.to_string());
+            .insert(at_digest.clone(), digest.to_string());
+        if !entries.manifests.contains_key(&at_digest) {
+            let stub = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                    "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", "size": 2},
+                "layers": []});
+            let bytes = stub.to_string().into_bytes();
+            entries
+                .answers
+                .insert(at_digest.clone(), Arc::new(bytes.clone()));
+            entries.manifests.insert(at_digest, bytes);
+        }
         Ok(())
     }
 

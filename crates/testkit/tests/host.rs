@@ -202,9 +202,10 @@ fn signed_image_is_admitted_and_pinned_at_the_real_clock() {
         mutated["spec"]["containers"][0]["image"],
         format!("{IMAGE}@{DIGEST}")
     );
+    // The digest, the bundle, and the image manifest (its media type).
     assert_eq!(
         evaluation.registry_calls().len(),
-        2,
+        3,
         "{:?}",
         evaluation.calls
     );

@@ -128,9 +128,20 @@ pub async fn run(
         .or(context.reference)
         .ok_or(InspectCliError::MissingReference)?;
     let mut notes = Vec::new();
+    let from_registry = material.reference.is_some();
     let descriptor = match (context.descriptor, material.subject) {
         (Some(given), _) => parse_descriptor(given)?,
-        (None, Some(subject)) => subject,
+        // An image's descriptor comes from its manifest bytes (exact); a
+        // bundle file's subject is not signed, so say where it came from.
+        (None, Some(subject)) => {
+            if !from_registry {
+                notes.push(format!(
+                    "the artifact descriptor is the bundle's subject ({}, {}, {} bytes), which is not signed; `vns inspect IMAGE` compares the signatures with the registry's manifest",
+                    subject.digest, subject.media_type, subject.size
+                ));
+            }
+            subject
+        }
         (None, None) => {
             let (descriptor, note) = inspect::descriptor_from_payload(&material.envelopes)
                 .ok_or(InspectCliError::NoDescriptor)?;

@@ -268,10 +268,25 @@ impl Registry {
             kind: ErrorKind::Protocol,
             message: e.to_string(),
         })?;
-        let media_type = json["mediaType"]
-            .as_str()
-            .unwrap_or("application/vnd.oci.image.manifest.v1+json")
-            .to_string();
+        // What Notation signs is the descriptor of these bytes: their digest,
+        // their length and their media type. A manifest without a mediaType
+        // member is an OCI one (Docker's schema 2 types always carry it): an
+        // index when it lists manifests.
+        let media_type = match json.get("mediaType") {
+            Some(Value::String(m)) => m.clone(),
+            Some(other) if !other.is_null() => {
+                return Err(RegistryError {
+                    registry: image.registry().to_string(),
+                    operation: format!("parse manifest {reference}"),
+                    kind: ErrorKind::Protocol,
+                    message: format!("mediaType is not a string: {other}"),
+                })
+            }
+            _ if json.get("manifests").is_some() => {
+                "application/vnd.oci.image.index.v1+json".to_string()
+            }
+            _ => "application/vnd.oci.image.manifest.v1+json".to_string(),
+        };
         Ok(Descriptor {
             media_type,
             digest,

@@ -305,7 +305,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn images_come_from_every_workload_kind_and_lists() {
+    fn images_come_from_every_workload_kind_list_and_image_volume() {
         let text = r#"
 apiVersion: apps/v1
 kind: Deployment
@@ -323,6 +323,7 @@ spec:
       template:
         spec:
           containers: [{name: c, image: "reg.example/cron:2"}]
+          volumes: [{name: m, image: {reference: "reg.example/models:3"}}, {name: e, emptyDir: {}}]
 ---
 apiVersion: v1
 kind: ConfigMap
@@ -335,7 +336,8 @@ data: {image: "reg.example/not-an-image:1"}
             vec![
                 "reg.example/app:1",
                 "reg.example/init:1",
-                "reg.example/cron:2"
+                "reg.example/cron:2",
+                "reg.example/models:3"
             ]
         );
         let list = serde_json::json!({"kind": "List", "items": [

@@ -272,9 +272,14 @@ fn inspect_reads_images_from_the_registry_and_bundles_from_files() {
         from_bundle["report"]["summary"],
         answer_summary(&image, settings)
     );
+    // The bundle names its subject (no fallback to the payload), and the
+    // report says that the subject is not signed.
+    let notes = from_bundle["notes"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let note = notes[0].as_str().unwrap();
     assert!(
-        from_bundle["notes"].as_array().unwrap().is_empty(),
-        "the bundle names its subject"
+        note.contains("bundle's subject") && note.contains("not signed") && note.contains(&digest),
+        "{note}"
     );
 
     // An unsigned image: denied with the reason, exit 1.
