@@ -63,7 +63,7 @@ check-standalone:
 # repository, unit tests, the verifier vectors, the built policy in a real
 # waPC host against a real local registry, and the browser inspector in
 # headless Chromium.
-test: fmt lint check-standalone policy.wasm web
+test: fmt lint machete check-standalone policy.wasm web
 	cargo test --workspace --locked
 	$(MAKE) web-test
 
