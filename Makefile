@@ -57,7 +57,7 @@ machete:
 
 # No tracked file reads or names a path outside the repository.
 check-standalone:
-	bash scripts/check-standalone.sh
+	bash .ci/check-standalone
 
 # The whole suite: formatting, lints, unused dependencies, paths outside the
 # repository, unit tests, the verifier vectors, the built policy in a real
