@@ -48,11 +48,13 @@ fi
 # demo and the tests start their own registries on free loopback ports.
 if command -v systemctl >/dev/null 2>&1; then systemctl stop docker-registry >/dev/null 2>&1 || true; fi
 
-# Cargo tools. wasm-bindgen-cli must match the wasm-bindgen crate exactly.
+# Cargo tools. wasm-bindgen-cli must match the wasm-bindgen crate exactly; it
+# is installed without --locked because its lock file pins webpki-roots
+# 1.0.11, which the crates.io index did not offer when this was written.
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 command -v cargo-machete >/dev/null 2>&1 || cargo install --locked cargo-machete
 want=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
 have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
-[ "$have" = "$want" ] || cargo install --locked wasm-bindgen-cli --version "$want"
+[ "$have" = "$want" ] || cargo install wasm-bindgen-cli --version "$want"
 
 echo "setup: wasm targets, rustfmt, clippy, cargo-machete, wasm-bindgen-cli $want, docker-registry, python3, curl, openssl, chromium and node are installed"
