@@ -8,7 +8,7 @@
 #                  wasm-bindgen-cli at the version Cargo.lock pins
 #   apt-get:       docker-registry (the real local registry), python3 and curl
 #                  (registry.sh, demo.sh, build-web.sh), openssl (the
-#                  revocation tests compare with it), chromium, nodejs, npm
+#                  revocation test has it parse an OCSP request), chromium, nodejs, npm
 #                  (the inspector's browser test), gcc, make, git
 set -euo pipefail
 cd "$(dirname "$0")/.."
