@@ -7,7 +7,7 @@ WASM_OPT := $(shell command -v wasm-opt 2>/dev/null)
 REGISTRY ?= ghcr.io/verify-notation-signatures/policies/verify-notation-signatures
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
-.PHONY: all build annotate test unit e2e fmt lint publish bench demo setup clean fuzz web web-test web-screenshots
+.PHONY: all build annotate test unit e2e fmt lint machete check-standalone publish bench demo setup clean fuzz web web-test web-screenshots
 
 all: build
 
@@ -51,10 +51,19 @@ lint:
 	cargo clippy -p verify-notation-signatures -p notation-verifier --target=$(WASM_TARGET) --locked -- -D warnings
 	cargo clippy -p notation-verifier --features wasm-bindgen --target=wasm32-unknown-unknown --locked -- -D warnings
 
-# The whole suite: formatting, lints, unit tests, the verifier vectors, the
-# built policy in a real waPC host against a real local registry, and the
-# browser inspector in headless Chromium.
-test: fmt lint policy.wasm web
+# Every declared dependency is used (cargo-machete; scripts/setup.sh installs it).
+machete:
+	cargo machete
+
+# No tracked file reads or names a path outside the repository.
+check-standalone:
+	bash .ci/check-standalone
+
+# The whole suite: formatting, lints, unused dependencies, paths outside the
+# repository, unit tests, the verifier vectors, the built policy in a real
+# waPC host against a real local registry, and the browser inspector in
+# headless Chromium.
+test: fmt lint machete check-standalone policy.wasm web
 	cargo test --workspace --locked
 	$(MAKE) web-test
 
@@ -101,12 +110,12 @@ FUZZ_TARGETS := jws_envelope cose_envelope certificate_chain timestamp_token rev
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p fuzz/corpus/$$t; \
-	  case $$t in jws_envelope) find ../shared/testdata/notation -name '*.jws' -o -name '*.sig' | xargs -I{} cp {} fuzz/corpus/$$t/ ;; \
-	    cose_envelope) find ../shared/testdata/notation -name '*.cose' -o -name '*.sig' | xargs -I{} cp {} fuzz/corpus/$$t/ ;; \
-	    inspect_envelope) find ../shared/testdata/notation -name '*.jws' -o -name '*.cose' -o -name '*.sig' | xargs -I{} cp {} fuzz/corpus/$$t/ ;; \
-	    certificate_chain) find ../shared/testdata/notation -name '*.pem' -o -name '*.crt' -o -name '*.cer' | xargs -I{} cp {} fuzz/corpus/$$t/ ;; \
-	    timestamp_token) find ../shared/testdata/notation -name '*.p7s' -o -name '*.tsq' -o -name '*.tsr' | xargs -I{} cp {} fuzz/corpus/$$t/ ;; \
-	    trust_policy|policy_settings) find ../shared/testdata/notation* -name '*.json' | xargs -I{} cp {} fuzz/corpus/$$t/ ;; \
+	  case $$t in jws_envelope) find testdata/notation -name '*.jws' -o -name '*.sig' | xargs -I{} cp {} fuzz/corpus/$$t/ ;; \
+	    cose_envelope) find testdata/notation -name '*.cose' -o -name '*.sig' | xargs -I{} cp {} fuzz/corpus/$$t/ ;; \
+	    inspect_envelope) find testdata/notation -name '*.jws' -o -name '*.cose' -o -name '*.sig' | xargs -I{} cp {} fuzz/corpus/$$t/ ;; \
+	    certificate_chain) find testdata/notation -name '*.pem' -o -name '*.crt' -o -name '*.cer' | xargs -I{} cp {} fuzz/corpus/$$t/ ;; \
+	    timestamp_token) find testdata/notation -name '*.p7s' -o -name '*.tsq' -o -name '*.tsr' | xargs -I{} cp {} fuzz/corpus/$$t/ ;; \
+	    trust_policy|policy_settings) find testdata/notation* -name '*.json' | xargs -I{} cp {} fuzz/corpus/$$t/ ;; \
 	  esac; \
 	  (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048) || exit 1; \
 	done

@@ -25,7 +25,7 @@ use testkit::host::{HostOptions, MemoryBackend, PolicyHost};
 use verify_notation_signatures::host::{HostError, Registry};
 
 fn synthetic() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/notation/synthetic")
+    testdata::path("notation/synthetic")
 }
 
 fn read(p: &Path) -> Vec<u8> {

@@ -25,7 +25,7 @@ target/debug/vns attach --no-revocation "$REG/demo/unsigned:v1" || true
 python3 - "$REG" "$state" <<'PY'
 import json, sys
 reg, state = sys.argv[1], sys.argv[2]
-cert = open('../shared/testdata/notation-e2e/certs/upstream/e2e.crt').read()
+cert = open('testdata/notation-e2e/certs/upstream/e2e.crt').read()
 settings = {
   "trustPolicy": {"version": "1.0", "trustPolicies": [{
      "name": "demo", "registryScopes": [f"{reg}/demo/signed", f"{reg}/demo/unsigned"],

@@ -1,28 +1,60 @@
 #!/usr/bin/env bash
-# Installs what building and testing need on a fresh Debian machine with rustup:
-# the wasm32-wasip1 target (the policy), wasm32-unknown-unknown (the browser
-# inspector), Debian's docker-registry (the real local registry the tests run
-# against), and Debian's chromium with Node.js for the inspector's browser
-# test. Idempotent; needs root for apt-get.
+# Installs everything `make demo` and `make test` use on a fresh Debian machine
+# with rustup (README, "Quick start", lists the same). Idempotent: anything
+# already present is skipped. Needs root, or sudo, for apt-get.
+#   rustup:        wasm32-wasip1 (the policy), wasm32-unknown-unknown (the
+#                  browser inspector), rustfmt, clippy
+#   cargo install: cargo-machete (unused dependencies, in `make test`),
+#                  wasm-bindgen-cli at the version Cargo.lock pins
+#   apt-get:       docker-registry (the real local registry), python3 and curl
+#                  (registry.sh, demo.sh, build-web.sh), openssl (the
+#                  revocation test has it parse an OCSP request), chromium, nodejs, npm
+#                  (the inspector's browser test), gcc, make, git
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
+command -v rustup >/dev/null 2>&1 || {
+  echo "setup: rustup is missing; install it first (https://rustup.rs), then re-run scripts/setup.sh" >&2
+  exit 1
+}
 for target in wasm32-wasip1 wasm32-unknown-unknown; do
   rustup target list --installed | grep -qx "$target" || rustup target add "$target"
 done
-rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+for component in rustfmt clippy; do
+  rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
+done
 
+# Debian packages, by the command each provides.
 missing=()
-command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
-command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+need() { command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
+need docker-registry docker-registry
+need python3 python3
+need curl curl
+need openssl openssl
+need node nodejs
+need npm npm
+need cc gcc
+need make make
+need git git
 [ -x /usr/bin/chromium ] || missing+=(chromium)
-command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ "${#missing[@]}" -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: apt-get install ${missing[*]}"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq ca-certificates "${missing[@]}" >/dev/null
 fi
-# Debian's package enables a system service on port 5000; the tests start
-# their own registries on free loopback ports and do not need it.
+# Debian's docker-registry package enables a system service on port 5000; the
+# demo and the tests start their own registries on free loopback ports.
 if command -v systemctl >/dev/null 2>&1; then systemctl stop docker-registry >/dev/null 2>&1 || true; fi
-echo "setup: wasm targets, docker-registry, chromium and node are installed"
+
+# Cargo tools. wasm-bindgen-cli must match the wasm-bindgen crate exactly; it
+# is installed without --locked because its lock file pins webpki-roots
+# 1.0.11, which the crates.io index did not offer when this was written.
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+command -v cargo-machete >/dev/null 2>&1 || cargo install --locked cargo-machete
+want=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
+have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+[ "$have" = "$want" ] || cargo install wasm-bindgen-cli --version "$want"
+
+echo "setup: wasm targets, rustfmt, clippy, cargo-machete, wasm-bindgen-cli $want, docker-registry, python3, curl, openssl, chromium and node are installed"

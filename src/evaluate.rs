@@ -364,10 +364,6 @@ mod lazy_store_tests {
     use crate::settings::validate_settings_payload;
     use crate::validate_payload;
 
-    const TESTDATA: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/testdata/notation/synthetic"
-    );
     const DIGEST: &str = "sha256:f20c43161d73848408ef247f0ec7111b19fe58ffebc0cbcaa0d2c8bda4967268";
     const REPO: &str = "registry.example.com/synthetic/strict";
     const BROKEN: &str = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
@@ -379,7 +375,7 @@ mod lazy_store_tests {
     }
 
     fn read(path: &str) -> Vec<u8> {
-        std::fs::read(format!("{TESTDATA}/{path}")).unwrap()
+        std::fs::read(testdata::path("notation/synthetic").join(path)).unwrap()
     }
 
     fn registry() -> FakeRegistry {

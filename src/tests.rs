@@ -10,10 +10,6 @@ use sha2::{Digest, Sha256};
 use crate::host::fake::FakeRegistry;
 use crate::validate_payload;
 
-const TESTDATA: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/testdata/notation/synthetic"
-);
 const DIGEST: &str = "sha256:f20c43161d73848408ef247f0ec7111b19fe58ffebc0cbcaa0d2c8bda4967268";
 const IMAGE: &str = "registry.example.com/synthetic/strict:v1";
 const REPO: &str = "registry.example.com/synthetic/strict";
@@ -25,7 +21,8 @@ fn now() -> DateTime<Utc> {
 }
 
 fn read(path: &str) -> Vec<u8> {
-    std::fs::read(format!("{TESTDATA}/{path}")).unwrap_or_else(|e| panic!("{path}: {e}"))
+    let file = testdata::path("notation/synthetic").join(path);
+    std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
 }
 
 fn descriptor() -> Descriptor {

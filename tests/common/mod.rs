@@ -49,12 +49,7 @@ pub const IMAGE_DIGEST: &str =
     "sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9";
 
 pub fn e2e_cert(path: &str) -> String {
-    std::fs::read_to_string(
-        testkit::shared_dir()
-            .join("testdata/notation-e2e/certs")
-            .join(path),
-    )
-    .unwrap()
+    std::fs::read_to_string(testdata::path("notation-e2e/certs").join(path)).unwrap()
 }
 
 /// Settings that trust the Notation e2e key for every repository.

@@ -1,14 +1,14 @@
-// Inputs of the inspector tests, built from the shared Notation vectors (not
-// copied): the synthetic trust policy and stores as policy settings, the
-// artifact descriptor, the verification time and the expected outcomes.
+// Inputs of the inspector tests, built from the repository's Notation vectors
+// (testdata/notation/synthetic): the synthetic trust policy and stores as
+// policy settings, the artifact descriptor, the verification time and the
+// expected outcomes.
 import { readFileSync, readdirSync, existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const webDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const repoDir = join(webDir, "..");
-export const synthetic = process.env.VNS_SYNTHETIC_VECTORS
-  || join(repoDir, "..", "shared", "testdata", "notation", "synthetic");
+export const synthetic = join(repoDir, "testdata", "notation", "synthetic");
 
 export const available = existsSync(join(synthetic, "expected.json"));
 

@@ -25,7 +25,7 @@ use notation_verifier::trust_store::{StoreType, TrustStores};
 use notation_verifier::verify::{Descriptor, Limits, Signature, VerificationInput, Verifier};
 
 fn synthetic() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/notation/synthetic")
+    testdata::path("notation/synthetic")
 }
 
 fn stores(root: &Path) -> TrustStores {

@@ -491,10 +491,7 @@ mod tests {
     use super::*;
 
     fn synthetic_root() -> Certificate {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/testdata/notation/synthetic/truststore/x509/ca/synthetic-root/root.pem"
-        );
+        let path = testdata::path("notation/synthetic/truststore/x509/ca/synthetic-root/root.pem");
         let pem = std::fs::read_to_string(path).expect("the synthetic root");
         Certificate::parse_pem_bundle(&pem)
             .expect("a PEM certificate")

@@ -481,13 +481,8 @@ fn summarise(
 mod tests {
     use super::*;
 
-    const VECTORS: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata/notation/synthetic"
-    );
-
     fn vector(path: &str) -> Option<Vec<u8>> {
-        std::fs::read(format!("{VECTORS}/envelopes/{path}")).ok()
+        std::fs::read(testdata::path("notation/synthetic/envelopes").join(path)).ok()
     }
 
     #[test]

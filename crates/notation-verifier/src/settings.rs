@@ -1,4 +1,4 @@
-//! The policy settings contract (`shared/spec/policy-settings.md`, version 1),
+//! The policy settings contract (docs/policy-settings.md, version 1),
 //! shared by the Kubewarden policy and `vns verify` / `vns scan` so that both
 //! read the same file and decide the same way.
 
@@ -422,9 +422,8 @@ mod tests {
     /// Two statements: `app` names the valid `ca:good`, `legacy` names
     /// `ca:broken` (not a certificate).
     fn two_store_settings() -> Settings {
-        let root = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/testdata/notation/synthetic/truststore/x509/ca/synthetic-root/root.pem"
+        let root = std::fs::read_to_string(testdata::path(
+            "notation/synthetic/truststore/x509/ca/synthetic-root/root.pem",
         ))
         .unwrap();
         serde_json::from_value(serde_json::json!({

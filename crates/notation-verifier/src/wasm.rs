@@ -147,9 +147,17 @@ pub fn verify_bundle(settings: &str, reference: &str, bundle: &str, time: &str) 
 }
 
 fn parse_settings(text: &str) -> Result<ValidatedSettings, InputError> {
-    // YAML is a superset of JSON, so one parser reads both.
-    let settings: Settings =
-        serde_yaml::from_str(text).map_err(|e| InputError::SettingsSyntax(e.to_string()))?;
+    // YAML is a superset of JSON, so one parser reads both. The options are
+    // `vns`'s (crates/vns/src/settings_file.rs): YAML 1.2 core scalars, and
+    // one-line errors that name the line and column.
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+        underscored_numbers_as_strings: true,
+        with_snippet: false,
+    };
+    let settings: Settings = serde_saphyr::from_str_with_options(text, options)
+        .map_err(|e| InputError::SettingsSyntax(e.to_string()))?;
     Ok(settings.validate()?)
 }
 
@@ -189,6 +197,18 @@ trustPolicy:
         ));
         assert_eq!(a["ok"], false);
         assert!(a["error"].as_str().unwrap().contains("not valid YAML/JSON"));
+        let a = parsed(&verify(
+            &format!("{SETTINGS}enforcment: warn\n"),
+            "r.example/app",
+            "",
+            "[]",
+            "2026-01-01T00:00:00Z",
+        ));
+        let error = a["error"].as_str().unwrap();
+        assert!(
+            error.contains("enforcment") && error.contains("line 10"),
+            "{a}"
+        );
         let a = parsed(&verify(SETTINGS, "r.example/app", "", "[]", "yesterday"));
         assert!(a["error"].as_str().unwrap().contains("RFC 3339"), "{a}");
         let a = parsed(&verify(

@@ -1,5 +1,5 @@
 //! Data-driven tests for the upstream certificate, trust store and RFC 3161
-//! token vectors of `shared/testdata/notation/README.md`:
+//! token vectors of `testdata/notation/README.md`:
 //!
 //! * notation-core-go `x509/` (inline/*.pem and the DigiCert `timestamp_*.crt`
 //!   chain): code-signing / timestamping chain rules (spec digest §f);
@@ -32,9 +32,7 @@ use notation_verifier::trust_store::{StoreType, TrustStores};
 // ---------------------------------------------------------------- helpers
 
 fn testdata(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/testdata/notation")
-        .join(rel)
+    testdata::path("notation").join(rel)
 }
 
 fn read(rel: &str) -> Vec<u8> {

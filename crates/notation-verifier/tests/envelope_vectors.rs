@@ -17,14 +17,9 @@ use notation_verifier::verdict::ReasonCode;
 use notation_verifier::verify::Descriptor;
 use serde_json::{json, Map, Value};
 
-const DATA: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/testdata/notation/"
-);
-
 fn read(rel: &str) -> Vec<u8> {
-    let path = format!("{DATA}{rel}");
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    let path = testdata::path("notation").join(rel);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn media_type_of(bytes: &[u8]) -> &'static str {
@@ -242,7 +237,7 @@ fn synthetic_envelopes_match_expected_integrity() {
 
 #[test]
 fn notation_go_envelopes() {
-    let dir = format!("{DATA}notation-go/envelopes");
+    let dir = testdata::path("notation/notation-go/envelopes");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

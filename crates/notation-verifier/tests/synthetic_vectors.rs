@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use notation_verifier::revocation::RevocationMaterial;
@@ -14,7 +14,7 @@ use notation_verifier::verdict::{Outcome, ReasonCode, ValidationKind, Verdict};
 use notation_verifier::verify::{Descriptor, Limits, Signature, VerificationInput, Verifier};
 
 fn synthetic() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/notation/synthetic")
+    testdata::path("notation/synthetic")
 }
 
 /// Where our verifier deliberately differs from notation-go (and so from the

@@ -1,5 +1,5 @@
 //! The upstream notation-go vectors, in the contexts their tests use
-//! (`shared/testdata/notation/README.md`: ctx-A, ctx-TS, the examples).
+//! (`testdata/notation/README.md`: ctx-A, ctx-TS, the examples).
 
 mod common;
 

@@ -241,9 +241,7 @@ pub fn put_manifest(
     Ok(())
 }
 
-/// The Notation e2e layouts shipped in `shared/testdata/notation-e2e`.
+/// The Notation e2e layouts shipped in `testdata/notation-e2e`.
 pub fn e2e_layout(name: &str) -> PathBuf {
-    crate::shared_dir()
-        .join("testdata/notation-e2e/layouts")
-        .join(name)
+    testdata::path("notation-e2e/layouts").join(name)
 }

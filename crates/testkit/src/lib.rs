@@ -14,11 +14,6 @@ pub mod tsa;
 
 use std::path::PathBuf;
 
-/// `shared/` beside the repository (specs, guides, test vectors).
-pub fn shared_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
-}
-
 /// The workspace root.
 pub fn workspace_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -16,10 +16,6 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use testkit::host::{Backend, HostOptions, MemoryBackend, PolicyHost, RegistryBackend};
 
-const TESTDATA: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/testdata/notation/synthetic"
-);
 /// The synthetic vectors' signed artifact.
 const DIGEST: &str = "sha256:f20c43161d73848408ef247f0ec7111b19fe58ffebc0cbcaa0d2c8bda4967268";
 const REPO: &str = "registry.example.com/synthetic/strict";
@@ -51,7 +47,8 @@ fn host_with(backend: Arc<dyn Backend>) -> PolicyHost {
 }
 
 fn read(path: &str) -> Vec<u8> {
-    std::fs::read(format!("{TESTDATA}/{path}")).unwrap_or_else(|e| panic!("{TESTDATA}/{path}: {e}"))
+    let file = testdata::path("notation/synthetic").join(path);
+    std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
 }
 
 /// The policy's own unit-test settings (src/tests.rs), scoped to `scope`.

@@ -86,14 +86,11 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
     if let Ok(v) = serde_json::from_str::<Value>(text) {
         return Ok(vec![v]);
     }
-    let mut docs = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(text) {
-        let v: Value = serde::Deserialize::deserialize(doc).map_err(|e| e.to_string())?;
-        if !v.is_null() {
-            docs.push(v);
-        }
-    }
-    Ok(docs)
+    // Empty documents (a trailing `---`) are skipped by the parser.
+    let docs: Vec<Value> =
+        serde_saphyr::from_multiple_with_options(text, crate::settings_file::yaml_options())
+            .map_err(|e| e.to_string())?;
+    Ok(docs.into_iter().filter(|v| !v.is_null()).collect())
 }
 
 /// Every `.yaml`, `.yml` and `.json` file under `dir`.
@@ -347,5 +344,21 @@ data: {image: "reg.example/not-an-image:1"}
             images_in_objects(&[list]),
             vec!["reg.example/pod:1", "reg.example/debug:1"]
         );
+    }
+
+    #[test]
+    fn yaml_documents_keep_core_scalars_and_errors_name_the_line() {
+        let docs = parse_documents("a: yes\nb: 0755\n---\n---\nc: 1_000\nd: true\n").unwrap();
+        assert_eq!(
+            docs,
+            vec![
+                serde_json::json!({"a": "yes", "b": "0755"}),
+                serde_json::json!({"c": "1_000", "d": true}),
+            ]
+        );
+        let err = parse_documents("kind: Pod\n---\nspec: [\n").unwrap_err();
+        assert!(err.contains("line 3"), "{err}");
+        let err = parse_documents("kind: Pod\nkind: Job\n").unwrap_err();
+        assert!(err.contains("duplicate") && err.contains("line 2"), "{err}");
     }
 }

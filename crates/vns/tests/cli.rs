@@ -19,12 +19,7 @@ fn push(registry: &TestRegistry, layout: &str) -> (String, PushedLayout) {
 }
 
 fn cert(path: &str) -> String {
-    std::fs::read_to_string(
-        testkit::shared_dir()
-            .join("testdata/notation-e2e/certs")
-            .join(path),
-    )
-    .unwrap()
+    std::fs::read_to_string(testdata::path("notation-e2e/certs").join(path)).unwrap()
 }
 
 /// Settings trusting `certs` (files under notation-e2e/certs) for every repository.

@@ -13,7 +13,7 @@ use testkit::layout::{e2e_layout, push_layout};
 use testkit::registry::TestRegistry;
 
 fn synthetic() -> PathBuf {
-    testkit::shared_dir().join("testdata/notation/synthetic")
+    testdata::path("notation/synthetic")
 }
 
 fn read_json(path: &Path) -> Value {
@@ -192,10 +192,8 @@ fn inspect_usage_errors_name_what_is_missing() {
 }
 
 fn e2e_settings(dir: &Path) -> PathBuf {
-    let pem = std::fs::read_to_string(
-        testkit::shared_dir().join("testdata/notation-e2e/certs/upstream/e2e.crt"),
-    )
-    .unwrap();
+    let pem =
+        std::fs::read_to_string(testdata::path("notation-e2e/certs/upstream/e2e.crt")).unwrap();
     let settings = json!({
         "trustPolicy": {"version": "1.0", "trustPolicies": [{
             "name": "e2e", "registryScopes": ["*"],

@@ -1,11 +1,16 @@
 //! A small, strict CBOR (RFC 8949) decoder for COSE envelopes.
 //!
-//! Why not a general-purpose CBOR crate: the COSE rules of the spec digest
-//! (§d.1) need things those crates do not promise together — indefinite
-//! lengths refused, duplicate map keys refused, tags refused outside the
-//! places that allow them, and the *exact* bytes of the protected header kept
-//! for the Sig_structure. Borrowing slices of the input gives the last one
-//! for free.
+//! Why not `coset` on `ciborium` (the crate used to declare both and used
+//! neither): the Notary Project COSE envelope rules (§d.1,
+//! <https://github.com/notaryproject/specifications/blob/main/specs/signature-envelope-cose.md>)
+//! refuse what a general-purpose decoder accepts quietly: `ciborium` reads
+//! indefinite-length items, duplicate map keys (kept side by side, also when
+//! one is written with a non-minimal head) and tags in any position into its
+//! `Value` tree, so each rule would be a second pass over a tree already
+//! allocated from hostile bytes. This decoder refuses indefinite lengths,
+//! duplicate keys, misplaced tags and trailing bytes while it reads, within
+//! the bounds below, and keeps the *exact* bytes of the protected header for
+//! the Sig_structure by borrowing slices of the input.
 //!
 //! Hostile input is bounded three ways: nesting depth, the total number of
 //! items, and declared lengths checked against the bytes that remain before

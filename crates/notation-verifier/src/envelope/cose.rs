@@ -781,10 +781,7 @@ mod tests {
     fn sig_structure_matches_a_real_signature() {
         use der::Decode;
         use p256::ecdsa::signature::Verifier;
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/testdata/notation/synthetic/envelopes/valid/cose-ec256-ES256.cose"
-        );
+        let path = testdata::path("notation/synthetic/envelopes/valid/cose-ec256-ES256.cose");
         let bytes = std::fs::read(path).unwrap();
         let sign1 = decode_sign1(&bytes).unwrap();
         let unprotected = header_map(&sign1.unprotected, "unprotected").unwrap();

@@ -689,10 +689,7 @@ mod tests {
     fn signing_input_matches_a_real_signature() {
         use der::Decode;
         use p256::ecdsa::signature::Verifier;
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/testdata/notation/synthetic/envelopes/valid/jws-ec256-ES256.jws"
-        );
+        let path = testdata::path("notation/synthetic/envelopes/valid/jws-ec256-ES256.jws");
         let bytes = std::fs::read(path).unwrap();
         let env: Flattened = serde_json::from_slice(&bytes).unwrap();
         let leaf_der = STANDARD.decode(&env.header.x5c.unwrap()[0]).unwrap();

@@ -137,8 +137,7 @@ impl EnvelopeError {
 /// assert!(err.message.contains("not supported"));
 ///
 /// // A real envelope: the caller gets the scheme, times, chain and payload.
-/// # let path = concat!(env!("CARGO_MANIFEST_DIR"),
-/// #     "/../../../shared/testdata/notation/notation-go/envelopes/ca_valid_sig_env.json");
+/// # let path = testdata::path("notation/notation-go/envelopes/ca_valid_sig_env.json");
 /// # let Ok(bytes) = std::fs::read(path) else { return };
 /// if let Ok(env) = parse_and_verify(MEDIA_TYPE_JWS, &bytes) {
 ///     println!("{} signed {}", env.scheme.as_str(), env.payload.target.digest);

@@ -12,9 +12,7 @@ use notation_verifier::verdict::Verdict;
 use notation_verifier::verify::{Descriptor, Limits, Signature, VerificationInput, Verifier};
 
 pub fn testdata(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/testdata/notation")
-        .join(rel)
+    testdata::path("notation").join(rel)
 }
 
 pub fn read(rel: &str) -> Vec<u8> {
