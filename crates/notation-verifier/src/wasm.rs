@@ -148,8 +148,8 @@ pub fn verify_bundle(settings: &str, reference: &str, bundle: &str, time: &str) 
 
 fn parse_settings(text: &str) -> Result<ValidatedSettings, InputError> {
     // YAML is a superset of JSON, so one parser reads both.
-    let settings: Settings =
-        serde_yaml::from_str(text).map_err(|e| InputError::SettingsSyntax(e.to_string()))?;
+    let settings = Settings::deserialize_named(serde_yaml::Deserializer::from_str(text))
+        .map_err(|e| InputError::SettingsSyntax(e.to_string()))?;
     Ok(settings.validate()?)
 }
 
