@@ -435,6 +435,14 @@ async fn run(cli: Cli) -> ExitCode {
                 Ok(s) => s,
                 Err(code) => return code,
             };
+            // A malformed image argument is a usage error in both modes:
+            // say so before any registry call.
+            for image in images {
+                if let Err(e) = ImageRef::parse(image) {
+                    eprintln!("error: {image}: {e}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            }
             let registry = Registry::new(opts, &registries_of(images));
             let now = chrono::Utc::now();
             let mut reports = Vec::new();
@@ -442,7 +450,12 @@ async fn run(cli: Cli) -> ExitCode {
                 reports.push(verify::verify_image(&registry, &settings, image, now).await);
             }
             match output {
-                OutputFormat::Json => print_json(&reports),
+                OutputFormat::Json => {
+                    print_json(&reports);
+                    if let Some(summary) = verify::warn_summary(&reports, settings.enforcement) {
+                        eprintln!("{summary}");
+                    }
+                }
                 OutputFormat::Human => {
                     print!("{}", verify::render_human(&reports, settings.enforcement))
                 }
