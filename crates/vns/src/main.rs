@@ -31,7 +31,7 @@ const EXIT_REGISTRY: u8 = 3;
     name = "vns",
     version,
     about = "Publish Notation signature bundles, verify images, report signing posture",
-    after_help = "Exit codes: 0 success, 1 verification failed, 2 usage or settings error, 3 registry error.\n\n\
+    after_help = "Exit codes: 0 success, 1 verification failed, 2 usage or settings error, 3 registry error; `verify` with enforcement: warn exits 0 except for usage errors.\n\n\
 Examples:\n  vns attach myregistry.azurecr.io/app:1.4.2\n  vns sync myregistry.azurecr.io/app --concurrency 8\n  vns verify myregistry.azurecr.io/app:1.4.2 --settings settings.yaml\n  vns verify --output json IMAGE --settings settings.yaml\n  vns inspect myregistry.azurecr.io/app:1.4.2 --settings settings.yaml\n  vns inspect signature.jws --settings settings.yaml --reference myregistry.azurecr.io/app"
 )]
 struct Cli {
