@@ -59,9 +59,11 @@ test: fmt lint policy.wasm web
 	$(MAKE) web-test
 	$(MAKE) vns-static
 
-# The static vns (x86_64-unknown-linux-musl, dev profile to keep CI short)
-# runs: --version and one verify against a local registry. Skips, saying
-# why, when the musl target or musl-gcc is missing (make setup installs them).
+# The static vns (x86_64-unknown-linux-musl) runs: --version and one verify
+# against a local registry. Skips, saying why, when the musl target or
+# musl-gcc is missing (make setup installs them). The dev profile keeps CI
+# short: measured from cold on the shared 2-core machine, 3 min 36 s (2 min
+# CPU) against 6 min 47 s for the LTO release build that `make image` uses.
 vns-static:
 	bash scripts/vns-static.sh dev
 
