@@ -3,13 +3,16 @@
 # with rustup (README, "Quick start", lists the same). Idempotent: anything
 # already present is skipped. Needs root, or sudo, for apt-get.
 #   rustup:        wasm32-wasip1 (the policy), wasm32-unknown-unknown (the
-#                  browser inspector), rustfmt, clippy
+#                  browser inspector), x86_64-unknown-linux-musl (the static
+#                  `vns` of the container image), rustfmt, clippy
 #   cargo install: cargo-machete (unused dependencies, in `make test`),
 #                  wasm-bindgen-cli at the version Cargo.lock pins
 #   apt-get:       docker-registry (the real local registry), python3 and curl
 #                  (registry.sh, demo.sh, build-web.sh), openssl (the
 #                  revocation test has it parse an OCSP request), chromium, nodejs, npm
-#                  (the inspector's browser test), gcc, make, git
+#                  (the inspector's browser test), gcc, make, git, musl-tools
+#                  (aws-lc-rs, the static vns's TLS crypto, compiles C),
+#                  ca-certificates (copied into the vns image)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +20,7 @@ command -v rustup >/dev/null 2>&1 || {
   echo "setup: rustup is missing; install it first (https://rustup.rs), then re-run scripts/setup.sh" >&2
   exit 1
 }
-for target in wasm32-wasip1 wasm32-unknown-unknown; do
+for target in wasm32-wasip1 wasm32-unknown-unknown x86_64-unknown-linux-musl; do
   rustup target list --installed | grep -qx "$target" || rustup target add "$target"
 done
 for component in rustfmt clippy; do
@@ -36,6 +39,8 @@ need npm npm
 need cc gcc
 need make make
 need git git
+need musl-gcc musl-tools
+[ -s /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then
   SUDO=""
@@ -57,4 +62,4 @@ want=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print; exit
 have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
 [ "$have" = "$want" ] || cargo install wasm-bindgen-cli --version "$want"
 
-echo "setup: wasm targets, rustfmt, clippy, cargo-machete, wasm-bindgen-cli $want, docker-registry, python3, curl, openssl, chromium and node are installed"
+echo "setup: wasm and musl targets, musl-tools, ca-certificates, rustfmt, clippy, cargo-machete, wasm-bindgen-cli $want, docker-registry, python3, curl, openssl, chromium and node are installed"

@@ -23,9 +23,11 @@ impl Validatable for PolicySettings {
 pub fn validate_settings_payload(
     payload: &[u8],
 ) -> kubewarden_policy_sdk::settings::SettingsValidationResponse {
-    let result = serde_json::from_slice::<PolicySettings>(payload)
+    // The parse error names the field's path (`enforcement: unknown variant
+    // `block`, expected `deny` or `warn``), not only serde's complaint.
+    let result = Settings::from_json_slice(payload)
         .map_err(|e| format!("invalid settings: {e}"))
-        .and_then(|s| s.validate());
+        .and_then(|s| PolicySettings(s).validate());
     kubewarden_policy_sdk::settings::SettingsValidationResponse {
         valid: result.is_ok(),
         message: result.err(),
@@ -43,6 +45,13 @@ mod tests {
         assert!(r.message.unwrap().contains("enforcment"));
         let r = validate_settings_payload(b"not json");
         assert!(!r.valid);
+        let r = validate_settings_payload(br#"{"enforcement": "block"}"#);
+        let message = r.message.unwrap();
+        assert!(
+            message.starts_with("invalid settings: enforcement: unknown variant `block`")
+                && message.contains("`deny` or `warn`"),
+            "{message}"
+        );
         let r = validate_settings_payload(b"{}");
         assert!(!r.valid && r.message.unwrap().contains("trustPolicy"));
     }

@@ -10,6 +10,9 @@ use crate::trust_policy::{PolicyError, TrustPolicy, TrustPolicyDocument};
 use crate::trust_store::{TrustStoreError, TrustStores, TrustStoresPem};
 use crate::verify::{Limits, Verifier};
 
+mod parse;
+pub use parse::{NamedSettings, SettingsParseError};
+
 /// Notation's CLI default is 100; admission time is tighter.
 pub const DEFAULT_MAX_SIGNATURES: usize = 10;
 /// An upper bound on `maxSignatures`: each attempt can cost a full chain
@@ -60,7 +63,10 @@ pub struct Settings {
     pub enforcement: Enforcement,
     #[serde(default)]
     pub exceptions: Vec<ExceptionDoc>,
-    #[serde(default = "default_max_signatures")]
+    #[serde(
+        default = "default_max_signatures",
+        deserialize_with = "parse::max_signatures"
+    )]
     pub max_signatures: usize,
 }
 
@@ -100,6 +106,10 @@ pub enum SettingsError {
     },
     #[error("maxSignatures: must be between 1 and {max}, got {value}")]
     MaxSignatures { value: usize, max: usize },
+    /// A field whose value is not one of those allowed; `path` is the
+    /// field's path in the settings document.
+    #[error("{path}: {message}")]
+    Field { path: String, message: String },
 }
 
 /// A compiled exception.
@@ -163,6 +173,7 @@ impl Settings {
             .trust_policy
             .as_ref()
             .ok_or(SettingsError::MissingTrustPolicy)?;
+        parse::check_trust_policy_fields(doc)?;
         let policy = TrustPolicy::from_document(doc)?;
         for statement in &policy.statements {
             for store in &statement.trust_stores {

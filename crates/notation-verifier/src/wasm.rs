@@ -14,7 +14,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 
 use crate::inspect::{self, InspectError};
 use crate::revocation::RevocationMaterial;
-use crate::settings::{Settings, ValidatedSettings};
+use crate::settings::{NamedSettings, ValidatedSettings};
 
 /// Inputs the page can get wrong, each with what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -156,7 +156,8 @@ fn parse_settings(text: &str) -> Result<ValidatedSettings, InputError> {
         underscored_numbers_as_strings: true,
         with_snippet: false,
     };
-    let settings: Settings = serde_saphyr::from_str_with_options(text, options)
+    let settings = serde_saphyr::from_str_with_options::<NamedSettings>(text, options)
+        .map(|named| named.0)
         .map_err(|e| InputError::SettingsSyntax(e.to_string()))?;
     Ok(settings.validate()?)
 }

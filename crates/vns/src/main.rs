@@ -31,7 +31,7 @@ const EXIT_REGISTRY: u8 = 3;
     name = "vns",
     version,
     about = "Publish Notation signature bundles, verify images, report signing posture",
-    after_help = "Exit codes: 0 success, 1 verification failed, 2 usage or settings error, 3 registry error.\n\n\
+    after_help = "Exit codes: 0 success, 1 verification failed, 2 usage or settings error, 3 registry error; `verify` with enforcement: warn exits 0 except for usage errors.\n\n\
 Examples:\n  vns attach myregistry.azurecr.io/app:1.4.2\n  vns sync myregistry.azurecr.io/app --concurrency 8\n  vns verify myregistry.azurecr.io/app:1.4.2 --settings settings.yaml\n  vns verify --output json IMAGE --settings settings.yaml\n  vns inspect myregistry.azurecr.io/app:1.4.2 --settings settings.yaml\n  vns inspect signature.jws --settings settings.yaml --reference myregistry.azurecr.io/app"
 )]
 struct Cli {
@@ -435,6 +435,14 @@ async fn run(cli: Cli) -> ExitCode {
                 Ok(s) => s,
                 Err(code) => return code,
             };
+            // A malformed image argument is a usage error in both modes:
+            // say so before any registry call.
+            for image in images {
+                if let Err(e) = ImageRef::parse(image) {
+                    eprintln!("error: {image}: {e}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            }
             let registry = Registry::new(opts, &registries_of(images));
             let now = chrono::Utc::now();
             let mut reports = Vec::new();
@@ -442,7 +450,12 @@ async fn run(cli: Cli) -> ExitCode {
                 reports.push(verify::verify_image(&registry, &settings, image, now).await);
             }
             match output {
-                OutputFormat::Json => print_json(&reports),
+                OutputFormat::Json => {
+                    print_json(&reports);
+                    if let Some(summary) = verify::warn_summary(&reports, settings.enforcement) {
+                        eprintln!("{summary}");
+                    }
+                }
                 OutputFormat::Human => {
                     print!("{}", verify::render_human(&reports, settings.enforcement))
                 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use notation_verifier::settings::{Settings, ValidatedSettings};
+use notation_verifier::settings::{NamedSettings, ValidatedSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsFileError {
@@ -34,8 +34,10 @@ pub fn load(path: &Path) -> Result<ValidatedSettings, SettingsFileError> {
     let name = path.display().to_string();
     let text =
         std::fs::read_to_string(path).map_err(|e| SettingsFileError::Read(name.clone(), e))?;
-    // YAML is a superset of JSON, so one parser reads both.
-    let settings: Settings = serde_saphyr::from_str_with_options(&text, yaml_options())
+    // YAML is a superset of JSON, so one parser reads both; the error names
+    // the field's path (NamedSettings) and the line.
+    let settings = serde_saphyr::from_str_with_options::<NamedSettings>(&text, yaml_options())
+        .map(|named| named.0)
         .map_err(|e| SettingsFileError::Parse(name.clone(), Box::new(e)))?;
     settings
         .validate()

@@ -244,17 +244,43 @@ pub async fn verify_image(
     report
 }
 
-/// Exit code of a `verify` run: 3 if the registry failed us, else 1 if an
-/// image failed and enforcement is `deny`, else 0.
+/// Exit code of a `verify` run. With `enforcement: warn` the gate only
+/// reports: 0 whatever it found (failures and registry errors are printed
+/// and in the JSON), so a warn-phase pipeline is never blocked by it. With
+/// `deny`: 3 if the registry failed us, else 1 if an image failed, else 0.
+/// Usage errors (exit 2) are decided before any image is verified.
 pub fn exit_code(reports: &[ImageReport], enforcement: Enforcement) -> i32 {
-    if reports.iter().any(|r| r.status == Status::RegistryError) {
+    if enforcement == Enforcement::Warn {
+        0
+    } else if reports.iter().any(|r| r.status == Status::RegistryError) {
         3
-    } else if reports.iter().any(|r| r.status == Status::Failed) && enforcement == Enforcement::Deny
-    {
+    } else if reports.iter().any(|r| r.status == Status::Failed) {
         1
     } else {
         0
     }
+}
+
+/// The closing line of a warn-mode run that found problems, so that a
+/// reader of the log sees why the step passed.
+pub fn warn_summary(reports: &[ImageReport], enforcement: Enforcement) -> Option<String> {
+    if enforcement != Enforcement::Warn {
+        return None;
+    }
+    let failed = reports
+        .iter()
+        .filter(|r| r.status == Status::Failed)
+        .count();
+    let errors = reports
+        .iter()
+        .filter(|r| r.status == Status::RegistryError)
+        .count();
+    (failed + errors > 0).then(|| {
+        format!(
+            "enforcement: warn: {failed} image(s) failed verification and {errors} could not be read from the registry; not blocking (exit 0). With enforcement: deny this run would exit {}.",
+            if errors > 0 { 3 } else { 1 }
+        )
+    })
 }
 
 pub fn render_human(reports: &[ImageReport], enforcement: Enforcement) -> String {
@@ -266,6 +292,7 @@ pub fn render_human(reports: &[ImageReport], enforcement: Enforcement) -> String
             Status::Failed => "FAILED",
             Status::Excepted => "EXCEPTED",
             Status::Skipped => "SKIPPED",
+            Status::RegistryError if enforcement == Enforcement::Warn => "WARN",
             Status::RegistryError => "ERROR",
         };
         out.push_str(&format!("{label:9} {}", r.image));
@@ -293,6 +320,10 @@ pub fn render_human(reports: &[ImageReport], enforcement: Enforcement) -> String
         for w in &r.warnings {
             out.push_str(&format!("          warning: {w}\n"));
         }
+    }
+    if let Some(summary) = warn_summary(reports, enforcement) {
+        out.push_str(&summary);
+        out.push('\n');
     }
     out
 }

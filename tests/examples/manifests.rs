@@ -1,0 +1,239 @@
+//! The Kubernetes manifests of examples/: schema, typed decode, settings.
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+
+use crate::common::host;
+use crate::{documents, examples_dir};
+
+const POLICIES: [&str; 2] = [
+    "cluster-admission-policy-aks.yaml",
+    "cluster-admission-policy-monitor.yaml",
+];
+
+fn crd_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/kubewarden-crds")
+}
+
+/// The openAPIV3Schema that the vendored CRD serves for `apiVersion`/`kind`.
+fn crd_schema(api_version: &str, kind: &str) -> Option<Value> {
+    let (group, version) = api_version.split_once('/')?;
+    for entry in std::fs::read_dir(crd_dir()).ok()? {
+        let path = entry.ok()?.path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).ok()?;
+        let crd: Value = serde_saphyr::from_str(&text).ok()?;
+        if crd["spec"]["group"] != group || crd["spec"]["names"]["kind"] != kind {
+            continue;
+        }
+        let served = crd["spec"]["versions"]
+            .as_array()?
+            .iter()
+            .find(|v| v["name"] == version && v["served"] == true)?;
+        return Some(served["schema"]["openAPIV3Schema"].clone());
+    }
+    None
+}
+
+/// OpenAPI v3 as the API server applies it, in JSON Schema terms: objects
+/// with declared properties refuse unknown ones (what `kubectl apply
+/// --validate=strict`, the default, reports), unless the schema preserves
+/// unknown fields; `nullable` admits null.
+fn strict(schema: &mut Value) {
+    if let Some(map) = schema.as_object_mut() {
+        let preserves = map
+            .get("x-kubernetes-preserve-unknown-fields")
+            .is_some_and(|v| v == true);
+        if map.contains_key("properties") && !map.contains_key("additionalProperties") && !preserves
+        {
+            map.insert("additionalProperties".into(), json!(false));
+        }
+        if map.get("nullable").is_some_and(|v| v == true) {
+            if let Some(t) = map.get("type").and_then(Value::as_str).map(str::to_string) {
+                map.insert("type".into(), json!([t, "null"]));
+            }
+        }
+        for value in map.values_mut() {
+            strict(value);
+        }
+    } else if let Some(items) = schema.as_array_mut() {
+        items.iter_mut().for_each(strict);
+    }
+}
+
+/// Schema errors of one Kubewarden manifest (empty when it is valid).
+fn kubewarden_errors(doc: &Value) -> Vec<String> {
+    let api_version = doc["apiVersion"].as_str().unwrap_or_default();
+    let kind = doc["kind"].as_str().unwrap_or_default();
+    let Some(mut schema) = crd_schema(api_version, kind) else {
+        return vec![format!("no vendored CRD serves {api_version} {kind}")];
+    };
+    strict(&mut schema);
+    let validator = jsonschema::validator_for(&schema).expect("the CRD schema compiles");
+    validator
+        .iter_errors(doc)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect()
+}
+
+/// A typed decode that refuses unknown fields: k8s-openapi's types skip
+/// them, serde_ignored reports each one skipped.
+fn core_errors<T: serde::de::DeserializeOwned>(doc: &Value) -> Vec<String> {
+    let mut unknown = Vec::new();
+    let decoded: Result<T, _> =
+        serde_ignored::deserialize(doc.clone(), |path| unknown.push(path.to_string()));
+    match decoded {
+        Err(e) => vec![e.to_string()],
+        Ok(_) => unknown
+            .into_iter()
+            .filter(|p| p != "apiVersion" && p != "kind")
+            // serde_ignored writes `?` for each Option level: not a field.
+            .map(|p| format!("{}: unknown field", p.replace(".?", "").replace("?.", "")))
+            .collect(),
+    }
+}
+
+fn manifest_errors(doc: &Value) -> Vec<String> {
+    match (doc["apiVersion"].as_str(), doc["kind"].as_str()) {
+        (Some("batch/v1"), Some("CronJob")) => {
+            core_errors::<k8s_openapi::api::batch::v1::CronJob>(doc)
+        }
+        (Some(v), Some(_)) if v.starts_with("policies.kubewarden.io/") => kubewarden_errors(doc),
+        (v, k) => vec![format!("no check for apiVersion {v:?} kind {k:?}")],
+    }
+}
+
+fn only(name: &str) -> Value {
+    let mut docs = documents(name);
+    assert_eq!(docs.len(), 1, "{name}: one document expected");
+    docs.remove(0)
+}
+
+#[test]
+fn every_manifest_is_valid_for_its_kind() {
+    for name in [
+        POLICIES[0],
+        POLICIES[1],
+        "policy-server.yaml",
+        "vns-sync-cronjob.yaml",
+    ] {
+        for doc in documents(name) {
+            let errors = manifest_errors(&doc);
+            assert!(errors.is_empty(), "{name}: {errors:#?}");
+        }
+    }
+}
+
+#[test]
+fn the_checks_refuse_what_the_api_server_refuses() {
+    let mut policy = only(POLICIES[0]);
+    policy["spec"]["timeoutSecond"] = json!(15);
+    let errors = manifest_errors(&policy);
+    assert!(
+        errors.iter().any(|e| e.contains("timeoutSecond")),
+        "{errors:?}"
+    );
+    let mut policy = only(POLICIES[0]);
+    policy["spec"]["mode"] = json!("audit");
+    assert!(!manifest_errors(&policy).is_empty());
+    let mut policy = only(POLICIES[0]);
+    policy["spec"]["timeoutSeconds"] = json!(31);
+    assert!(!manifest_errors(&policy).is_empty(), "maximum 30");
+    let mut server = only("policy-server.yaml");
+    server["spec"]["resources"] = json!({"cpu": "1"});
+    assert!(
+        !manifest_errors(&server).is_empty(),
+        "PolicyServer has requests/limits"
+    );
+    let mut cron = only("vns-sync-cronjob.yaml");
+    cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] =
+        json!(7);
+    assert!(!manifest_errors(&cron).is_empty(), "typed decode");
+    let mut cron = only("vns-sync-cronjob.yaml");
+    cron["spec"]["schedul"] = json!("17 * * * *");
+    let errors = manifest_errors(&cron);
+    assert_eq!(errors, ["spec.schedul: unknown field"]);
+}
+
+#[test]
+fn the_policies_settings_pass_the_built_modules_validate_settings() {
+    let host = host();
+    let mut checked = Vec::new();
+    for name in POLICIES {
+        let settings = &only(name)["spec"]["settings"];
+        checked.push(settings.clone());
+        let verdict = host.validate_settings(settings).expect("validate_settings");
+        assert_eq!(verdict["valid"], true, "{name}: {verdict}");
+    }
+    let file = only("notation-settings.yaml");
+    let verdict = host.validate_settings(&file).expect("validate_settings");
+    assert_eq!(verdict["valid"], true, "notation-settings.yaml: {verdict}");
+    // The deploy gate reads what the admission policy reads.
+    assert_eq!(
+        file, checked[0],
+        "notation-settings.yaml and the policy differ"
+    );
+    // And the module does refuse a broken copy, naming the field.
+    let mut broken = file.clone();
+    broken["enforcement"] = json!("block");
+    let verdict = host.validate_settings(&broken).expect("validate_settings");
+    assert_eq!(verdict["valid"], false, "{verdict}");
+}
+
+#[test]
+fn the_policies_wait_longer_than_they_evaluate_and_run_on_the_example_server() {
+    let server = only("policy-server.yaml");
+    for name in POLICIES {
+        let spec = &only(name)["spec"];
+        // Kubewarden's defaults: the webhook waits 10 s, evaluation stops at 2 s.
+        let webhook = spec["timeoutSeconds"].as_u64().unwrap_or(10);
+        let eval = spec["timeoutEvalSeconds"].as_u64().unwrap_or(2);
+        assert!(
+            webhook > eval,
+            "{name}: timeoutSeconds {webhook} <= timeoutEvalSeconds {eval}"
+        );
+        assert_eq!(spec["policyServer"], server["metadata"]["name"], "{name}");
+        // Digest pinning is a mutation.
+        if spec["settings"]["modifyImagesWithDigest"] != false {
+            assert_eq!(spec["mutating"], true, "{name}");
+        }
+    }
+    let monitor = &only(POLICIES[1])["spec"];
+    assert_eq!(monitor["mode"], "monitor");
+    assert_eq!(monitor["settings"]["enforcement"], "deny");
+    assert_ne!(
+        monitor["backgroundAudit"], false,
+        "the audit scanner reports it"
+    );
+}
+
+#[test]
+fn the_secrets_the_manifests_name_are_created_in_the_readme() {
+    let readme = std::fs::read_to_string(examples_dir().join("README.md")).unwrap();
+    let server = only("policy-server.yaml");
+    let cron = only("vns-sync-cronjob.yaml");
+    let pod = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    let secrets = [
+        server["spec"]["imagePullSecret"].as_str().unwrap(),
+        pod["volumes"][0]["secret"]["secretName"].as_str().unwrap(),
+    ];
+    for secret in secrets {
+        assert!(
+            readme.contains(&format!(
+                "kubectl create secret docker-registry {secret} --namespace kubewarden"
+            )),
+            "examples/README.md does not create {secret}"
+        );
+    }
+    // The CronJob runs the image `make image` builds: its entry point is vns.
+    let container = &pod["containers"][0];
+    assert!(container["image"].as_str().unwrap().contains("/vns:"));
+    assert!(
+        container["command"].is_null(),
+        "the image's entry point runs vns"
+    );
+    assert_eq!(container["args"][0], "sync");
+}
