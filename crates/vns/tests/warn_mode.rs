@@ -102,7 +102,9 @@ fn warn_mode_still_refuses_usage_errors() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let t = text(&o);
     assert!(
-        t.contains("enforcement: unknown variant `block`") && t.contains("`warn`"),
+        t.contains("enforcement: unknown variant `block`")
+            && t.contains("deny")
+            && t.contains("warn"),
         "{t}"
     );
 
