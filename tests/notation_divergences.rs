@@ -12,9 +12,7 @@ use notation_verifier::bundle::{self, Staple, StapleKind};
 use notation_verifier::verify::Descriptor;
 use serde_json::{json, Value};
 use testkit::pki::{CertifiedKey, KeyKind, TestPki};
-use testkit::revocation::{
-    crl_with_scope, ocsp_response, serial_of, CertificateStatus, CrlScope, RevokedSerial,
-};
+use testkit::revocation::{fresh_crl, ocsp_response, CertificateStatus, CrlScope};
 use testkit::signer::{sign_cose, sign_jws, SignOptions};
 
 const PART_A: &str = "http://crl.test/part-a.crl";
@@ -73,23 +71,7 @@ fn crl(
     number: u64,
     scope: CrlScope,
 ) -> Vec<u8> {
-    let serials: Vec<RevokedSerial> = revoked
-        .iter()
-        .map(|c| RevokedSerial {
-            serial: serial_of(c).unwrap(),
-            revoked_at: Utc::now() - Duration::days(1),
-            reason: None,
-        })
-        .collect();
-    crl_with_scope(
-        issuer,
-        &serials,
-        Utc::now() - Duration::hours(1),
-        Utc::now() + Duration::days(7),
-        number,
-        &scope,
-    )
-    .unwrap()
+    fresh_crl(issuer, revoked, number, &scope).expect("crl")
 }
 
 fn denied_with(image: &str, settings: &Value, reason: &str) -> String {

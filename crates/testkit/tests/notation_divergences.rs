@@ -13,9 +13,7 @@ use notation_verifier::trust_store::{TrustStores, TrustStoresPem};
 use notation_verifier::{Descriptor, Limits, ReasonCode, Signature, VerificationInput, Verifier};
 use serde_json::json;
 use testkit::pki::{CertifiedKey, KeyKind, TestPki, TsaPki};
-use testkit::revocation::{
-    crl_with_scope, ocsp_response, serial_of, CertificateStatus, CrlScope, RevokedSerial,
-};
+use testkit::revocation::{fresh_crl, ocsp_response, CertificateStatus, CrlScope};
 use testkit::signer::{sign_cose, sign_jws, SignOptions};
 
 const PART_A: &str = "http://crl.test/part-a.crl";
@@ -40,30 +38,13 @@ fn leaf_in_partition_a() -> TestPki {
         .expect("pki")
 }
 
-/// A CRL of `issuer` with `scope`, listing `revoked` (revoked a day ago).
 fn crl(
     issuer: &CertifiedKey,
     revoked: &[&testkit::pki::Cert],
     number: u64,
     scope: CrlScope,
 ) -> Vec<u8> {
-    let serials: Vec<RevokedSerial> = revoked
-        .iter()
-        .map(|c| RevokedSerial {
-            serial: serial_of(c).unwrap(),
-            revoked_at: now() - Duration::days(1),
-            reason: None,
-        })
-        .collect();
-    crl_with_scope(
-        issuer,
-        &serials,
-        now() - Duration::hours(1),
-        now() + Duration::days(7),
-        number,
-        &scope,
-    )
-    .expect("crl")
+    fresh_crl(issuer, revoked, number, &scope).expect("crl")
 }
 
 fn status(pki: &TestPki, crls: Vec<Vec<u8>>) -> RevocationStatus {

@@ -1,6 +1,6 @@
 //! CRLs and OCSP responses as CAs issue them, for chosen states.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use der::asn1::{BitString, OctetString, Uint};
 use der::Encode;
 use x509_cert::certificate::Version;
@@ -97,6 +97,36 @@ impl CrlScope {
             extn_value: OctetString::new(idp.to_der()?)?,
         })
     }
+}
+
+/// A CRL of `issuer` with `scope`, fresh now (issued an hour ago, next
+/// update in a week), listing `revoked` as revoked a day ago: the usual
+/// material of a scope test.
+pub fn fresh_crl(
+    issuer: &CertifiedKey,
+    revoked: &[&Cert],
+    number: u64,
+    scope: &CrlScope,
+) -> Result<Vec<u8>, RevocationError> {
+    let now = Utc::now();
+    let serials = revoked
+        .iter()
+        .map(|c| {
+            Ok(RevokedSerial {
+                serial: super::serial_of(c)?,
+                revoked_at: now - Duration::days(1),
+                reason: None,
+            })
+        })
+        .collect::<Result<Vec<_>, RevocationError>>()?;
+    crl_with_scope(
+        issuer,
+        &serials,
+        now - Duration::hours(1),
+        now + Duration::days(7),
+        number,
+        scope,
+    )
 }
 
 /// [`crl`] with the scope `scope` written as its IssuingDistributionPoint.

@@ -21,7 +21,7 @@ mod server;
 
 pub use authority::RevocationAuthority;
 pub use material::{
-    crl, crl_with_scope, ocsp_error_response, ocsp_response, ocsp_response_of, CrlScope,
+    crl, crl_with_scope, fresh_crl, ocsp_error_response, ocsp_response, ocsp_response_of, CrlScope,
 };
 pub use server::RevocationServer;
 
