@@ -62,6 +62,8 @@ pub mod bundle;
 pub mod cert;
 pub mod chain;
 pub mod crypto;
+pub mod descriptor;
+pub mod dn;
 pub mod envelope;
 pub mod identity;
 pub mod inspect;
