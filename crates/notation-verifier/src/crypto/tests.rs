@@ -1,6 +1,12 @@
 //! Unit tests of the key types and the signature primitives.
 
-use super::rsa_padding::digest_info;
+use der::asn1::ObjectIdentifier;
+use der::Decode;
+use spki::SubjectPublicKeyInfoRef;
+use x509_cert::spki::AlgorithmIdentifierOwned;
+
+use super::algorithm::X509Scheme;
+use super::rsa_padding::{digest_info, verify_pkcs1v15, verify_pss};
 use super::*;
 
 #[test]
