@@ -102,7 +102,7 @@ e2e: policy.wasm
 # The rsa_public and ecdsa_verify groups (the crates we replaced against our
 # RSA and ECDSA paths; they read no files) also run as a WASI module under Node
 # when node is installed; their estimates go to target/criterion-wasm and
-# benches/policy.rs prints them next to the native ones and openssl's.
+# benches/policy/ prints them next to the native ones and openssl's.
 bench: policy.wasm
 	cargo bench --locked -p notation-verifier --bench verify -- --noplot
 	@if command -v node >/dev/null; then \

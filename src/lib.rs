@@ -1,10 +1,13 @@
 //! Kubewarden policy: verify Notation (Notary Project) signatures of every
 //! workload's images at admission, and pin verified images to their digest.
 //!
-//! Modules: [`settings`] (the SDK hook for the shared settings contract),
-//! [`workload`] (where images live in each kind), [`host`] (the two registry
-//! host capabilities behind a trait), [`evaluate`] (one image),
-//! [`decision`] (one admission answer), [`mutate`] (digest pinning).
+//! Modules, in the order an admission request flows: [`settings`] (the SDK
+//! hook for the shared settings contract), [`workload`] (where images live
+//! in each kind), [`host`] (the two registry host capabilities behind a
+//! trait), [`evaluate`] (one image: resolve, fetch the bundle, verify),
+//! [`decision`] (one admission answer from the images' outcomes),
+//! [`mutate`] (digest pinning). This file wires them to the waPC entry
+//! points.
 
 pub mod decision;
 pub mod evaluate;

@@ -11,8 +11,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::descriptor::Descriptor;
 use crate::envelope::{MEDIA_TYPE_COSE, MEDIA_TYPE_JWS};
-use crate::verify::Descriptor;
 
 pub const ARTIFACT_TYPE: &str = "application/vnd.vns.notation-bundle.v1";
 pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";

@@ -5,12 +5,9 @@
 //! multi-valued RDNs, no repeated types, and C, ST, O mandatory. The leaf
 //! subject goes through the same narrowing (see `Certificate::subject_dn`).
 
-use std::collections::BTreeMap;
-
 use crate::cert::Certificate;
-
-/// Attribute type (short name, e.g. `CN`, `ST`) -> value.
-pub type DnMap = BTreeMap<String, String>;
+/// Kept at its old path; the map itself lives in [`crate::dn`].
+pub use crate::dn::DnMap;
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum IdentityError {

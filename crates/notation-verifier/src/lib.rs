@@ -41,27 +41,36 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Module map (one job each):
-//! - [`json_names`]: member-name rules for signed JSON (Go's case folding).
+//! Module map, in the order data flows (each module names only modules
+//! above it: no import cycles):
+//! - [`json_names`], [`ber`]: encodings (member names of signed JSON as Go
+//!   folds them; the BER that RFC 3161 tokens may use).
 //! - [`crypto`]: public keys and the signature primitives Notation allows.
+//! - [`dn`]: distinguished names as Go renders them, and the [`dn::DnMap`].
 //! - [`cert`]: a parsed X.509 certificate with the accessors the rules need.
 //! - [`chain`]: code-signing and timestamping chain shape rules.
+//! - [`verdict`]: the verdict, its validations and stable reason codes.
+//! - [`descriptor`]: the OCI descriptor of what was signed.
 //! - [`envelope`]: JWS and COSE envelopes: parse and integrity-check.
-//! - [`identity`]: `x509.subject` trusted identities (DN parsing, matching).
-//! - [`trust_policy`]: the OCI trust policy document, validation, selection.
-//! - [`trust_store`]: named trust stores of type `ca`, `signingAuthority`, `tsa`.
 //! - [`timestamp`]: RFC 3161 countersignatures.
 //! - [`revocation`]: revocation status from caller-supplied material.
 //! - [`bundle`]: the signature bundle format (writer and reader rules).
+//! - [`identity`]: `x509.subject` trusted identities (parsing, matching).
+//! - [`trust_store`]: named trust stores of type `ca`, `signingAuthority`, `tsa`.
 //! - [`reference`]: image references normalised as the container runtime does.
+//! - [`trust_policy`]: the OCI trust policy document, validation, selection.
 //! - [`verify`]: the whole pipeline, producing a [`verdict::Verdict`].
+//! - [`settings`]: the policy's settings, compiled into a [`Verifier`].
 //! - [`inspect`]: reports for people (the browser inspector, `vns inspect`).
+//! - `wasm` (feature `wasm-bindgen`): the browser inspector's bindings.
 
 pub mod ber;
 pub mod bundle;
 pub mod cert;
 pub mod chain;
 pub mod crypto;
+pub mod descriptor;
+pub mod dn;
 pub mod envelope;
 pub mod identity;
 pub mod inspect;

@@ -1,6 +1,14 @@
 //! Test support for the policy, `vns` and benchmarks: a real local registry,
 //! OCI layout pushing, and (feature `host`) the waPC host that runs the
 //! built policy module.
+//!
+//! Modules, in the order a test builds its world: [`pki`] (keys and
+//! certificate chains), [`tsa`] (RFC 3161 tokens), [`revocation`] (CRLs,
+//! OCSP responses and a responder), [`signer`] (JWS/COSE envelopes and
+//! signature manifests), [`registry`] (a real local registry), [`layout`]
+//! (pushing OCI layouts), [`publish`] (signature bundles as `vns attach`
+//! writes them), and `host` (feature `host`: the waPC host that runs the
+//! policy module against a registry).
 
 #[cfg(feature = "host")]
 pub mod host;

@@ -1,6 +1,13 @@
 //! `vns`: publish Notation signature bundles for the Kubewarden policy,
 //! verify images on deploy paths without an admission controller, and
 //! report the signing posture of a set of images.
+//!
+//! Modules, from the wire up: `auth` (registry credentials), `registry`
+//! (manifests, signatures, bundles over the OCI distribution API), `staple`
+//! (OCSP responses and CRLs fetched for a chain), `settings_file` (the
+//! settings shared with the policy); then one per subcommand: `attach`,
+//! `sync` (attach for every tag), `verify` (the deploy gate), `inspect`,
+//! `scan` (signing posture). This file holds the command line and dispatch.
 
 mod attach;
 mod auth;

@@ -22,8 +22,8 @@ use chrono::{DateTime, Utc};
 
 use crate::cert::Certificate;
 use crate::crypto::{PssSalt, SignatureAlgorithm};
+use crate::descriptor::Descriptor;
 use crate::verdict::ReasonCode;
-use crate::verify::Descriptor;
 
 pub const MEDIA_TYPE_JWS: &str = "application/jose+json";
 pub const MEDIA_TYPE_COSE: &str = "application/cose";

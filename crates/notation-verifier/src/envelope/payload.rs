@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::{EnvelopeError, Payload};
+use crate::descriptor::Descriptor;
 use crate::json_names::{self, Shape};
-use crate::verify::Descriptor;
 
 /// The payload as notation-go decodes it: `envelope.Payload` holding an OCI
 /// descriptor (ocispec.Descriptor, with its platform).
