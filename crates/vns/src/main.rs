@@ -5,12 +5,14 @@
 //! Modules, from the wire up: `auth` (registry credentials), `registry`
 //! (manifests, signatures, bundles over the OCI distribution API), `staple`
 //! (OCSP responses and CRLs fetched for a chain), `settings_file` (the
-//! settings shared with the policy); then one per subcommand: `attach`,
+//! settings shared with the policy), `hygiene` (superseded bundles, refresh
+//! decisions, the size budget); then one per subcommand: `attach`,
 //! `sync` (attach for every tag), `verify` (the deploy gate), `inspect`,
 //! `scan` (signing posture). This file holds the command line and dispatch.
 
 mod attach;
 mod auth;
+mod hygiene;
 mod inspect;
 mod registry;
 mod scan;
@@ -80,6 +82,9 @@ enum Command {
         /// Do not fetch and staple OCSP responses / CRLs for the chains.
         #[arg(long)]
         no_revocation: bool,
+        /// Bundles larger than this are not pushed (bytes, or with KiB/MiB; at most 4MiB).
+        #[arg(long, default_value = "4MiB", value_parser = parse_size)]
+        max_bundle_size: usize,
         #[arg(long, value_enum, default_value = "human")]
         output: OutputFormat,
     },
@@ -94,13 +99,17 @@ enum Command {
         /// Images attached in parallel.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
-        /// Re-staple revocation material even where signatures are unchanged
-        /// (run this on a schedule, before the earliest nextUpdate).
+        /// Re-staple revocation material where signatures are unchanged; a
+        /// bundle is pushed only when the staples state something new or
+        /// come within a day of their nextUpdate (run this daily).
         #[arg(long)]
         refresh_revocation: bool,
         /// Do not fetch and staple OCSP responses / CRLs.
         #[arg(long, conflicts_with = "refresh_revocation")]
         no_revocation: bool,
+        /// Bundles larger than this are not pushed (bytes, or with KiB/MiB; at most 4MiB).
+        #[arg(long, default_value = "4MiB", value_parser = parse_size)]
+        max_bundle_size: usize,
         #[arg(long, value_enum, default_value = "human")]
         output: OutputFormat,
     },
@@ -160,6 +169,31 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         output: OutputFormat,
     },
+}
+
+/// A size in bytes: `N`, `NKiB` or `NMiB`, at most the registry limit.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let (number, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => t.split_at(i),
+        None => (t, ""),
+    };
+    let scale = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1024,
+        "m" | "mib" => 1024 * 1024,
+        other => return Err(format!("unknown unit {other:?}: use bytes, KiB or MiB")),
+    };
+    let n: usize = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size such as 4MiB or 500000"))?;
+    let bytes = n.saturating_mul(scale);
+    if bytes == 0 || bytes > hygiene::DEFAULT_MAX_BUNDLE_SIZE {
+        return Err(format!(
+            "{text} is outside 1 byte ..= 4MiB (registries refuse larger manifests)"
+        ));
+    }
+    Ok(bytes)
 }
 
 /// `sha256:<hex>` of an envelope (the bundle layer digest).
@@ -294,6 +328,7 @@ async fn run(cli: Cli) -> ExitCode {
             images,
             output,
             no_revocation,
+            max_bundle_size,
         } => {
             for image in images {
                 if let Err(e) = ImageRef::parse(image) {
@@ -309,6 +344,7 @@ async fn run(cli: Cli) -> ExitCode {
                 let options = attach::AttachOptions {
                     staple: !no_revocation,
                     refresh: false,
+                    max_bundle_size: *max_bundle_size,
                 };
                 let result = attach::attach(&registry, image, options, &mut problems).await;
                 for p in &problems {
@@ -319,8 +355,16 @@ async fn run(cli: Cli) -> ExitCode {
                         digest,
                         tag,
                         signatures,
+                        superseded,
                     }) => {
-                        format!("bundled   {image} ({digest}): {signatures} signature(s) in :{tag}")
+                        if let Some(kept @ hygiene::Superseded::Kept { .. }) = superseded {
+                            eprintln!("warning: {image}: {}", kept.describe());
+                        }
+                        let replaced = superseded
+                            .as_ref()
+                            .map(|s| format!("; {}", s.describe()))
+                            .unwrap_or_default();
+                        format!("bundled   {image} ({digest}): {signatures} signature(s) in :{tag}{replaced}")
                     }
                     Ok(attach::AttachOutcome::Unchanged {
                         digest,
@@ -336,6 +380,7 @@ async fn run(cli: Cli) -> ExitCode {
                     Err(e) => {
                         code = code.max(match e {
                             attach::AttachError::Reference(_) => EXIT_USAGE,
+                            attach::AttachError::OverBudget(_) => EXIT_FAILED,
                             _ => EXIT_REGISTRY,
                         });
                         format!("error     {image}: {e}")
@@ -358,6 +403,7 @@ async fn run(cli: Cli) -> ExitCode {
             output,
             refresh_revocation,
             no_revocation,
+            max_bundle_size,
         } => {
             let registry = Registry::new(opts, &registries_of(repositories));
             let mut images = Vec::new();
@@ -373,6 +419,7 @@ async fn run(cli: Cli) -> ExitCode {
             let options = attach::AttachOptions {
                 staple: !no_revocation,
                 refresh: *refresh_revocation,
+                max_bundle_size: *max_bundle_size,
             };
             let summary = sync::sync(
                 &registry,
@@ -386,9 +433,17 @@ async fn run(cli: Cli) -> ExitCode {
                 print_json(&summary);
             } else {
                 println!(
-                    "bundled {}, unchanged {}, unsigned {}, errors {}",
-                    summary.bundled, summary.unchanged, summary.unsigned, summary.errors
+                    "bundled {}, unchanged {}, unsigned {}, errors {}; superseded bundles deleted {}, kept {}",
+                    summary.bundled,
+                    summary.unchanged,
+                    summary.unsigned,
+                    summary.errors,
+                    summary.deleted,
+                    summary.superseded_kept
                 );
+                for w in &summary.warning_details {
+                    eprintln!("warning: {w}");
+                }
                 for e in &summary.error_details {
                     println!("error: {e}");
                 }

@@ -12,12 +12,18 @@ use crate::registry::{Registry, RegistryError};
 
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
 pub struct Summary {
+    /// Bundles pushed.
     pub bundled: usize,
     pub unchanged: usize,
+    /// Superseded bundle manifests deleted, and kept (deletes refused).
+    pub deleted: usize,
+    pub superseded_kept: usize,
     pub unsigned: usize,
     pub errors: usize,
     /// One line per error: image and cause.
     pub error_details: Vec<String>,
+    /// One line per superseded bundle that could not be deleted.
+    pub warning_details: Vec<String>,
 }
 
 /// Tags that name images (not bundles, not referrers tag-schema indexes).
@@ -83,7 +89,19 @@ pub async fn sync(
     let mut summary = Summary::default();
     for (image, result) in results {
         match result {
-            Ok(AttachOutcome::Bundled { .. }) => summary.bundled += 1,
+            Ok(AttachOutcome::Bundled { superseded, .. }) => {
+                summary.bundled += 1;
+                match superseded {
+                    Some(crate::hygiene::Superseded::Deleted { .. }) => summary.deleted += 1,
+                    Some(kept @ crate::hygiene::Superseded::Kept { .. }) => {
+                        summary.superseded_kept += 1;
+                        summary
+                            .warning_details
+                            .push(format!("{image}: {}", kept.describe()));
+                    }
+                    None => {}
+                }
+            }
             Ok(AttachOutcome::Unchanged { .. }) => summary.unchanged += 1,
             Ok(AttachOutcome::Unsigned { .. }) => summary.unsigned += 1,
             Err(e) => {
