@@ -232,8 +232,14 @@ impl Registry {
             .map_err(|e| {
                 let kind = classify(&e);
                 let message = if kind == ErrorKind::Unauthorized {
+                    let push = if operation.starts_with("PUT") {
+                        "; pushing needs push permission (ACR: content/write in the token's scope map)"
+                    } else {
+                        ""
+                    };
                     format!(
-                        "{e}; {}",
+                        "{}; {}{push}",
+                        e.to_string().trim_end(),
                         self.credential(registry).unauthorized_hint(registry)
                     )
                 } else {

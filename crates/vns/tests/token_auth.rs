@@ -271,6 +271,7 @@ fn an_acr_token_given_as_password_is_a_refresh_token() {
     let out = text(&o);
     assert!(out.contains(f.guarded.address()), "{out}");
     assert!(out.contains("refused the refresh token"), "{out}");
+    assert!(out.contains("pushing needs push permission"), "{out}");
 
     // A token the service does not know fails the exchange, clearly.
     let o = verify(
