@@ -35,6 +35,8 @@ pub enum AttachError {
     Registry(#[from] RegistryError),
     #[error("{0}")]
     Bundle(#[from] bundle::BundleError),
+    #[error("{0}")]
+    Location(#[from] crate::location::TargetError),
 }
 
 /// Options of `attach` / `sync`.
@@ -102,15 +104,19 @@ pub async fn published_layers(
     }
 }
 
+/// `locations` chooses the repository the bundle goes to (see
+/// `crate::location`); signatures are read from the image's own.
 pub async fn attach(
     registry: &Registry,
     image: &str,
     options: AttachOptions,
+    locations: &crate::location::Locations,
     problems: &mut Vec<String>,
 ) -> Result<AttachOutcome, AttachError> {
     let image = ImageRef::parse(image)?;
     let subject = registry.resolve(&image).await?;
-    let tag = bundle::bundle_tag(&subject.digest)?;
+    let target = locations.target(&image, &subject.digest)?;
+    let tag = target.tag.clone();
     let client = options.staple.then(crate::staple::http_client);
     let layers =
         current_layers(registry, &image, &subject.digest, client.as_ref(), problems).await?;
@@ -120,7 +126,11 @@ pub async fn attach(
         });
     }
     let wanted: Vec<String> = layers.iter().map(|l| l.digest.clone()).collect();
-    if !options.refresh && published_layers(registry, &image, &tag).await?.as_ref() == Some(&wanted)
+    if !options.refresh
+        && published_layers(registry, &target.image, &tag)
+            .await?
+            .as_ref()
+            == Some(&wanted)
     {
         return Ok(AttachOutcome::Unchanged {
             digest: subject.digest,
@@ -128,15 +138,16 @@ pub async fn attach(
             signatures: layers.len(),
         });
     }
-    let manifest = bundle::build_manifest(&subject, &layers, Utc::now());
+    let manifest = target.manifest(&subject, &layers, Utc::now());
     let body = serde_json::to_vec(&manifest).map_err(|e| RegistryError {
         registry: image.registry().to_string(),
         operation: "encode bundle".into(),
         kind: crate::registry::ErrorKind::Protocol,
         message: e.to_string(),
     })?;
+    target.upload_blobs(registry, &layers).await?;
     registry
-        .push_manifest(&image, &tag, &body, bundle::MANIFEST_MEDIA_TYPE)
+        .push_manifest(&target.image, &tag, &body, bundle::MANIFEST_MEDIA_TYPE)
         .await?;
     Ok(AttachOutcome::Bundled {
         digest: subject.digest,
