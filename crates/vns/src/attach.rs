@@ -127,10 +127,9 @@ pub async fn attach(
     }
     let wanted: Vec<String> = layers.iter().map(|l| l.digest.clone()).collect();
     if !options.refresh
-        && published_layers(registry, &target.image, &tag)
+        && target
+            .is_published(registry, &wanted, &subject.digest)
             .await?
-            .as_ref()
-            == Some(&wanted)
     {
         return Ok(AttachOutcome::Unchanged {
             digest: subject.digest,

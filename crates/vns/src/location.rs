@@ -161,6 +161,31 @@ impl Target {
         }
     }
 
+    /// Whether the bundle in the registry already lists `wanted` (layer
+    /// digests, in order) and, kept elsewhere, names this image: a bundle
+    /// whose annotations were changed is written again.
+    pub async fn is_published(
+        &self,
+        registry: &Registry,
+        wanted: &[String],
+        digest: &str,
+    ) -> Result<bool, RegistryError> {
+        let Some(layers) =
+            crate::attach::published_layers(registry, &self.image, &self.tag).await?
+        else {
+            return Ok(false);
+        };
+        if layers != wanted {
+            return Ok(false);
+        }
+        if !self.is_external() {
+            return Ok(true);
+        }
+        let (bytes, _) = registry.manifest(&self.image, &self.tag).await?;
+        let manifest: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Ok(bundle::check_named_subject(&manifest, digest, &self.image_repository).is_ok())
+    }
+
     /// In the image's repository the blobs are already there (the
     /// signatures' own); elsewhere the envelopes and the empty config are
     /// uploaded first, or the registry refuses the manifest.
