@@ -39,6 +39,8 @@ pub enum AttachError {
     Bundle(#[from] bundle::BundleError),
     #[error("{0}")]
     OverBudget(#[from] crate::hygiene::OverBudget),
+    #[error("{0}")]
+    Location(#[from] crate::location::TargetError),
 }
 
 /// Options of `attach` / `sync`.
@@ -119,15 +121,19 @@ pub async fn published_layers(
     }
 }
 
+/// `locations` chooses the repository the bundle goes to (see
+/// `crate::location`); signatures are read from the image's own.
 pub async fn attach(
     registry: &Registry,
     image: &str,
     options: AttachOptions,
+    locations: &crate::location::Locations,
     problems: &mut Vec<String>,
 ) -> Result<AttachOutcome, AttachError> {
     let image = ImageRef::parse(image)?;
     let subject = registry.resolve(&image).await?;
-    let tag = bundle::bundle_tag(&subject.digest)?;
+    let target = locations.target(&image, &subject.digest)?;
+    let tag = target.tag.clone();
     let client = options.staple.then(crate::staple::http_client);
     let layers =
         current_layers(registry, &image, &subject.digest, client.as_ref(), problems).await?;
@@ -137,8 +143,12 @@ pub async fn attach(
         });
     }
     let wanted: Vec<String> = layers.iter().map(|l| l.digest.clone()).collect();
-    let published = crate::hygiene::published(registry, &image, &tag).await?;
-    if let Some(p) = published.as_ref().filter(|p| p.layers == wanted) {
+    let published = crate::hygiene::published(registry, &target.image, &tag).await?;
+    let current = match published.as_ref() {
+        Some(p) if p.layers == wanted => target.names_image(registry, &subject.digest).await?,
+        _ => false,
+    };
+    if let Some(p) = published.as_ref().filter(|_| current) {
         let reason = options
             .refresh
             .then(|| crate::hygiene::refresh_reason(p, &layers, Utc::now()))
@@ -154,7 +164,7 @@ pub async fn attach(
             }
         }
     }
-    let manifest = bundle::build_manifest(&subject, &layers, Utc::now());
+    let manifest = target.manifest(&subject, &layers, Utc::now());
     let body = serde_json::to_vec(&manifest).map_err(|e| RegistryError {
         registry: image.registry().to_string(),
         operation: "encode bundle".into(),
@@ -162,15 +172,16 @@ pub async fn attach(
         message: e.to_string(),
     })?;
     crate::hygiene::check_budget(body.len(), &layers, options.max_bundle_size)?;
+    target.upload_blobs(registry, &layers).await?;
     registry
-        .push_manifest(&image, &tag, &body, bundle::MANIFEST_MEDIA_TYPE)
+        .push_manifest(&target.image, &tag, &body, bundle::MANIFEST_MEDIA_TYPE)
         .await?;
     // The tag now names the new manifest; the one it named before is an
     // orphaned referrer of the image unless deleted.
     let pushed = crate::signer_digest(&body);
     let superseded = match published {
         Some(p) if p.digest != pushed => {
-            Some(crate::hygiene::retire(registry, &image, &p.digest).await)
+            Some(crate::hygiene::retire(registry, &target.image, &p.digest).await)
         }
         _ => None,
     };

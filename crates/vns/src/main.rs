@@ -14,10 +14,13 @@ mod attach;
 mod auth;
 mod hygiene;
 mod inspect;
+mod kubeconfig;
+mod location;
 mod registry;
 mod scan;
 mod settings_file;
 mod staple;
+mod stores;
 mod sync;
 mod verify;
 
@@ -64,6 +67,11 @@ struct Cli {
     /// Seconds that retries of one registry call may take (429 / 5xx / network).
     #[arg(long, default_value_t = 30, global = true)]
     retry_seconds: u64,
+    /// For verify, scan and inspect: trust stores that the settings keep in
+    /// ConfigMaps or Secrets are read from DIR/<type>/<name>.pem (e.g.
+    /// DIR/ca/acme-root.pem) instead of the current kubeconfig context's cluster.
+    #[arg(long, value_name = "DIR", global = true)]
+    trust_store_dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -87,6 +95,8 @@ enum Command {
         max_bundle_size: usize,
         #[arg(long, value_enum, default_value = "human")]
         output: OutputFormat,
+        #[command(flatten)]
+        destination: location::BundleDestination,
     },
     /// Attach every tag of each repository (backfill, scheduled job).
     Sync {
@@ -112,6 +122,8 @@ enum Command {
         max_bundle_size: usize,
         #[arg(long, value_enum, default_value = "human")]
         output: OutputFormat,
+        #[command(flatten)]
+        destination: location::BundleDestination,
     },
     /// Report the signing posture of images (from a list, manifests or kubectl JSON on stdin).
     Scan {
@@ -329,14 +341,21 @@ async fn run(cli: Cli) -> ExitCode {
             output,
             no_revocation,
             max_bundle_size,
+            destination,
         } => {
+            let locations = match destination.locations() {
+                Ok(l) => l,
+                Err(code) => return code,
+            };
             for image in images {
                 if let Err(e) = ImageRef::parse(image) {
                     eprintln!("vns: {e}");
                     return ExitCode::from(EXIT_USAGE);
                 }
             }
-            let registry = Registry::new(opts, &registries_of(images));
+            let mut registries = registries_of(images);
+            registries.extend(locations.registries());
+            let registry = Registry::new(opts, &registries);
             let mut code = 0u8;
             let mut results = Vec::new();
             for image in images {
@@ -346,7 +365,8 @@ async fn run(cli: Cli) -> ExitCode {
                     refresh: false,
                     max_bundle_size: *max_bundle_size,
                 };
-                let result = attach::attach(&registry, image, options, &mut problems).await;
+                let result =
+                    attach::attach(&registry, image, options, &locations, &mut problems).await;
                 for p in &problems {
                     eprintln!("warning: {image}: revocation material not stapled: {p}");
                 }
@@ -404,8 +424,15 @@ async fn run(cli: Cli) -> ExitCode {
             refresh_revocation,
             no_revocation,
             max_bundle_size,
+            destination,
         } => {
-            let registry = Registry::new(opts, &registries_of(repositories));
+            let locations = match destination.locations() {
+                Ok(l) => l,
+                Err(code) => return code,
+            };
+            let mut registries = registries_of(repositories);
+            registries.extend(locations.registries());
+            let registry = Registry::new(opts, &registries);
             let mut images = Vec::new();
             for repo in repositories {
                 match sync::images_of(&registry, repo, tags).await {
@@ -427,6 +454,7 @@ async fn run(cli: Cli) -> ExitCode {
                 *concurrency,
                 *output == OutputFormat::Human,
                 options,
+                &locations,
             )
             .await;
             if *output == OutputFormat::Json {
@@ -458,10 +486,11 @@ async fn run(cli: Cli) -> ExitCode {
             fail_on,
             output,
         } => {
-            let settings = match load_settings(settings) {
-                Ok(s) => s,
-                Err(code) => return code,
-            };
+            let settings =
+                match stores::load_settings(settings, cli.trust_store_dir.as_deref()).await {
+                    Ok(s) => s,
+                    Err(code) => return code,
+                };
             let images = match scan_inputs(images_file.as_deref(), manifests.as_deref()) {
                 Ok(i) => i,
                 Err(e) => {
@@ -493,10 +522,11 @@ async fn run(cli: Cli) -> ExitCode {
             settings,
             output,
         } => {
-            let settings = match load_settings(settings) {
-                Ok(s) => s,
-                Err(code) => return code,
-            };
+            let settings =
+                match stores::load_settings(settings, cli.trust_store_dir.as_deref()).await {
+                    Ok(s) => s,
+                    Err(code) => return code,
+                };
             // A malformed image argument is a usage error in both modes:
             // say so before any registry call.
             for image in images {
@@ -535,9 +565,14 @@ async fn run(cli: Cli) -> ExitCode {
             time,
             output,
         } => {
-            let settings = match settings.as_deref().map(load_settings).transpose() {
-                Ok(s) => s,
-                Err(code) => return code,
+            let settings = match settings {
+                Some(path) => {
+                    match stores::load_settings(path, cli.trust_store_dir.as_deref()).await {
+                        Ok(s) => Some(s),
+                        Err(code) => return code,
+                    }
+                }
+                None => None,
             };
             let time = match time.as_deref().map(chrono::DateTime::parse_from_rfc3339) {
                 None => chrono::Utc::now(),

@@ -514,6 +514,35 @@ impl Registry {
         .await
     }
 
+    /// Makes a blob exist in `image`'s repository (uploaded unless the
+    /// registry already has it there): a manifest can only be pushed to a
+    /// repository that holds its blobs.
+    pub async fn ensure_blob(
+        &self,
+        image: &ImageRef,
+        digest: &str,
+        bytes: &[u8],
+    ) -> Result<(), RegistryError> {
+        let oref = Self::oci_ref(image, digest)?;
+        let registry = image.registry().to_string();
+        let auth = self.auth(&registry);
+        self.client
+            .store_auth_if_needed(oref.resolve_registry(), &auth)
+            .await;
+        let exists = self
+            .call(&registry, &format!("HEAD blob {digest}"), || {
+                self.client.blob_exists(&oref, digest)
+            })
+            .await?;
+        if !exists {
+            self.call(&registry, &format!("PUT blob {digest}"), || {
+                self.client.push_blob(&oref, bytes.to_vec(), digest)
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Every tag of a repository (paginated by the client).
     pub async fn tags(&self, image: &ImageRef) -> Result<Vec<String>, RegistryError> {
         let oref = Self::oci_ref(image, "latest")?;

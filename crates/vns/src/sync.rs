@@ -64,6 +64,7 @@ pub async fn sync(
     concurrency: usize,
     progress: bool,
     options: AttachOptions,
+    locations: &crate::location::Locations,
 ) -> Summary {
     let bar = crate::progress_bar(images.len(), progress);
     let results: Vec<(String, Result<AttachOutcome, String>)> = stream::iter(images)
@@ -71,7 +72,7 @@ pub async fn sync(
             let bar = bar.clone();
             async move {
                 let mut problems = Vec::new();
-                let r = attach(registry, &image, options, &mut problems)
+                let r = attach(registry, &image, options, locations, &mut problems)
                     .await
                     .map_err(|e| e.to_string());
                 for p in &problems {
