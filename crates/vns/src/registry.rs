@@ -525,18 +525,16 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         let oref = Self::oci_ref(image, digest)?;
         let registry = image.registry().to_string();
-        let auth = self.auth(&registry);
-        self.client
-            .store_auth_if_needed(oref.resolve_registry(), &auth)
-            .await;
+        // A write: the client holds push credentials for the repository.
+        let (client, _) = self.access(image, true).await?;
         let exists = self
             .call(&registry, &format!("HEAD blob {digest}"), || {
-                self.client.blob_exists(&oref, digest)
+                client.blob_exists(&oref, digest)
             })
             .await?;
         if !exists {
             self.call(&registry, &format!("PUT blob {digest}"), || {
-                self.client.push_blob(&oref, bytes.to_vec(), digest)
+                client.push_blob(&oref, bytes.to_vec(), digest)
             })
             .await?;
         }
