@@ -525,7 +525,7 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         let oref = Self::oci_ref(image, digest)?;
         let registry = image.registry().to_string();
-        // A write: with token auth the scope must include push.
+        // A write: the client holds push credentials for the repository.
         let (client, _) = self.access(image, true).await?;
         let exists = self
             .call(&registry, &format!("HEAD blob {digest}"), || {

@@ -149,6 +149,24 @@ fn attach_writes_the_bundle_to_the_bundle_registry_and_the_policy_reads_it_there
     let o = vns(&["attach", &image, "--bundle-repository", &bundle_root]);
     assert!(text(&o).starts_with("bundled"), "{}", text(&o));
     assert!(admit(&image, &settings).0);
+
+    // Written by another tool with only the two required annotations: the
+    // size comes from the signed payload. A size annotation that disagrees
+    // with the payload fails, so the annotation is really what is compared.
+    let mut minimal = bundle.clone();
+    minimal["annotations"]
+        .as_object_mut()
+        .unwrap()
+        .remove("dev.vns.notation.subject.size");
+    put_json(&external, &tag, &minimal).unwrap();
+    let (accepted, message) = admit(&image, &settings);
+    assert!(accepted, "{message}");
+    let mut wrong_size = bundle.clone();
+    wrong_size["annotations"]["dev.vns.notation.subject.size"] = json!("1");
+    put_json(&external, &tag, &wrong_size).unwrap();
+    let (accepted, message) = admit(&image, &settings);
+    assert!(!accepted);
+    assert!(message.contains("1 bytes"), "{message}");
 }
 
 #[test]
