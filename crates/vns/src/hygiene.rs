@@ -82,9 +82,10 @@ fn statement_of(s: &Staple) -> (&'static str, String, String, String) {
 /// Why a bundle with the same signatures must be pushed again with the
 /// `fresh` staples, or `None` to leave it alone: the fresh material states
 /// something the published one does not (a new source, a changed status),
-/// or published material reaches its nextUpdate within the margin. Fresh
-/// material that is missing (a responder down) is no reason: the published
-/// staples still hold until their nextUpdate.
+/// or published material reaches its nextUpdate within the margin and the
+/// fetch brought a later one. Fresh material that is missing (a responder
+/// down) is no reason: the published staples still hold until their
+/// nextUpdate.
 pub fn refresh_reason(
     published: &Published,
     fresh: &[BundleLayer],
@@ -109,24 +110,37 @@ pub fn refresh_reason(
                 new.source
             ));
         }
+        // Replacing material that nears its end is worth a push only when
+        // the fetch brought a later nextUpdate for it; otherwise (responder
+        // down, same answer cached) the published staple is the best there is.
+        let next = |s: &Staple| {
+            notation_verifier::revocation::next_update(&s.der, s.kind == StapleKind::Crl)
+        };
         for s in old {
-            match notation_verifier::revocation::next_update(&s.der, s.kind == StapleKind::Crl) {
-                Some(t) if t > horizon => {}
-                Some(t) => {
-                    return Some(format!(
+            let published_next = next(s);
+            if published_next.is_some_and(|t| t > horizon) {
+                continue;
+            }
+            let newer = layer.revocation.iter().find(|f| {
+                f.kind == s.kind
+                    && f.for_certificate == s.for_certificate
+                    && f.source == s.source
+                    && next(f).is_some_and(|t| published_next.is_none_or(|p| t > p))
+            });
+            if newer.is_some() {
+                return Some(match published_next {
+                    Some(t) => format!(
                         "the stapled {} from {} reaches its nextUpdate at {}",
                         kind_name(s.kind),
                         s.source,
                         t.to_rfc3339()
-                    ))
-                }
-                None => {
-                    return Some(format!(
+                    ),
+                    None => format!(
                         "the stapled {} from {} has no readable nextUpdate",
                         kind_name(s.kind),
                         s.source
-                    ))
-                }
+                    ),
+                });
             }
         }
     }
@@ -281,7 +295,7 @@ mod tests {
     }
 
     #[test]
-    fn unreadable_published_staples_are_refreshed_and_missing_fresh_ones_are_not() {
+    fn expiring_staples_are_kept_when_the_fetch_brings_nothing_newer() {
         let fresh = [layer(10, &[])];
         let mut published = Published {
             digest: "sha256:old".into(),
@@ -289,10 +303,14 @@ mod tests {
             staples: HashMap::new(),
         };
         assert_eq!(refresh_reason(&published, &fresh, Utc::now()), None);
+        // A published staple without a readable nextUpdate, and a fetch
+        // that brought nothing for it (responder down): keep what there is.
         published
             .staples
             .insert(fresh[0].digest.clone(), layer(10, &[5]).revocation);
-        let reason = refresh_reason(&published, &fresh, Utc::now()).unwrap();
-        assert!(reason.contains("no readable nextUpdate"), "{reason}");
+        assert_eq!(refresh_reason(&published, &fresh, Utc::now()), None);
+        // A fetch that brought a new source is a reason.
+        let reason = refresh_reason(&published, &[layer(10, &[5, 7])], Utc::now());
+        assert!(reason.is_some_and(|r| r.contains("http://crl/7")));
     }
 }
