@@ -33,7 +33,8 @@ fn color(p: Posture) -> &'static str {
         Posture::ExceptionExpiring => "#fbc02d",
         Posture::BundleMissing | Posture::BundleStale => "#ef6c00",
         Posture::Unsigned => "#d32f2f",
-        Posture::UntrustedSigner | Posture::RotatedOut => "#8e24aa",
+        Posture::UntrustedSigner => "#8e24aa",
+        Posture::RotatedOut => "#3949ab",
         Posture::Failing => "#b71c1c",
         Posture::NoPolicy | Posture::Error => "#424242",
     }
@@ -158,7 +159,20 @@ fn counts_table(report: &Report, out: &mut String) {
     out.push_str("</tr></tbody></table>");
 }
 
-fn blockers(s: &Summary, out: &mut String) {
+/// Tags shown after an image reference (digest references say little).
+fn tags(tags: &[String]) -> String {
+    if tags.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " <span class=\"tags\">tags {}</span>",
+            esc(&tags.join(", "))
+        )
+    }
+}
+
+/// `open`: the list starts unfolded (sources) or folded (the total).
+fn blockers(s: &Summary, open: bool, out: &mut String) {
     let (next, list) = if s.verdict.ready_for_verify_warn {
         ("verify-enforce", &s.verdict.blocking_verify_enforce)
     } else {
@@ -174,9 +188,10 @@ fn blockers(s: &Summary, out: &mut String) {
     }
     let _ = write!(
         out,
-        r#"<details class="blocking" data-source="{}" data-next="{next}" data-count="{}" open><summary>{} item(s) block {next}</summary><ul>"#,
+        r#"<details class="blocking" data-source="{}" data-next="{next}" data-count="{}"{}><summary>{} item(s) block {next}</summary><ul>"#,
         esc(&s.name),
         list.len(),
+        if open { " open" } else { "" },
         list.len()
     );
     if list.is_empty() {
@@ -185,9 +200,10 @@ fn blockers(s: &Summary, out: &mut String) {
     for b in list {
         let _ = write!(
             out,
-            r#"<li><b>{}</b> <code>{}</code> ({} workload(s)) {}</li>"#,
+            r#"<li><b>{}</b> <code>{}</code>{} ({} workload(s)) {}</li>"#,
             esc(&b.class),
             esc(&b.image),
+            tags(&b.tags),
             b.workloads,
             esc(&b.detail)
         );
@@ -266,12 +282,25 @@ fn pipelines(s: &Summary, out: &mut String) {
     for p in &s.pipelines_not_signing {
         let _ = write!(
             out,
-            r#"<li data-pipeline="{}" data-count="{}"><code>{}</code>: {} unsigned image(s)</li>"#,
+            r#"<li data-pipeline="{}" data-count="{}"><code>{}</code>: {} unsigned image(s)<ul>"#,
             esc(&p.pipeline),
             p.images.len(),
             esc(&p.pipeline),
             p.images.len()
         );
+        for i in &p.images {
+            let _ = write!(
+                out,
+                "<li><code>{}</code>{}{}</li>",
+                esc(&i.image),
+                tags(&i.tags),
+                i.revision
+                    .as_ref()
+                    .map(|r| format!(" <span class=\"revision\">revision {}</span>", esc(r)))
+                    .unwrap_or_default()
+            );
+        }
+        out.push_str("</ul></li>");
     }
     out.push_str("</ul>");
 }
@@ -282,7 +311,7 @@ table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:
 td.count{text-align:right;font-variant-numeric:tabular-nums}tr.sum td{font-weight:600}\
 .swatch{display:inline-block;width:10px;height:10px;margin-right:6px;border-radius:2px}\
 .source{margin:10px 0}.source h3{margin:4px 0;font-size:15px}code{font-size:12px}\
-.ready{color:#2e7d32;font-weight:600}details.blocking summary{color:#b71c1c;font-weight:600}";
+.ready{color:#2e7d32;font-weight:600}.tags,.revision{color:#616161;font-size:12px}details.blocking summary{color:#b71c1c;font-weight:600}";
 
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
@@ -296,7 +325,12 @@ pub fn render(report: &Report) -> String {
         report.expiring_within_days
     );
     out.push_str("<h2>Phase progress</h2>");
-    for s in report.sources.iter().chain(std::iter::once(&report.total)) {
+    for (i, s) in report
+        .sources
+        .iter()
+        .chain(std::iter::once(&report.total))
+        .enumerate()
+    {
         let _ = write!(
             out,
             r#"<div class="source" data-source="{}"><h3>{}</h3>"#,
@@ -304,7 +338,7 @@ pub fn render(report: &Report) -> String {
             esc(&s.name)
         );
         phase_svg(s, &mut out);
-        blockers(s, &mut out);
+        blockers(s, i < report.sources.len(), &mut out);
         out.push_str("</div>");
     }
     out.push_str("<h2>Classes per source</h2>");

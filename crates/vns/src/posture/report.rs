@@ -82,6 +82,8 @@ pub enum Phase {
 pub struct Blocker {
     pub source: String,
     pub image: String,
+    /// Tags naming the image (repository inventory).
+    pub tags: Vec<String>,
     pub class: String,
     pub detail: String,
     pub workloads: usize,
@@ -223,6 +225,7 @@ impl Summary {
             let blocker = || Blocker {
                 source: source_of(f),
                 image: f.row.image.clone(),
+                tags: f.tags.clone(),
                 class: class_name(class),
                 detail: f.row.detail.clone(),
                 workloads: workload_keys.len(),
