@@ -94,7 +94,10 @@ fn read_documents(path: &Path, text: &str) -> Result<Vec<serde_json::Value>, Fai
 
 /// Images and the workloads that use them, from a list, manifests, or
 /// kubectl JSON on stdin (when neither nor a repository is given).
-fn inputs(args: &ScanArgs) -> Result<(Vec<String>, BTreeMap<String, Vec<WorkloadRef>>), Failure> {
+/// Image -> the workloads that use it.
+type Uses = BTreeMap<String, Vec<WorkloadRef>>;
+
+fn inputs(args: &ScanArgs) -> Result<(Vec<String>, Uses), Failure> {
     let mut images = Vec::new();
     let mut docs = Vec::new();
     if let Some(f) = &args.images_file {
