@@ -202,10 +202,28 @@ fn merge_same_digest(findings: Vec<Finding>) -> Vec<Finding> {
     out
 }
 
+/// A digest reference found through the repository inventory, shown by its
+/// tags: `registry/repo:1.0,stable@sha256:b8479de3f88f…`.
+pub fn display_name(f: &Finding) -> String {
+    match f.row.image.split_once('@') {
+        Some((repository, digest)) if !f.tags.is_empty() => {
+            let short: String = digest.chars().take(19).collect();
+            format!("{repository}:{}@{short}…", f.tags.join(","))
+        }
+        _ => f.row.image.clone(),
+    }
+}
+
 /// Human output of a scan: the posture table, then the workloads of every
 /// image that is not verified and the pipelines that do not sign yet.
 pub fn render_scan_human(findings: &[Finding], now: DateTime<Utc>) -> String {
-    let rows: Vec<ScanRow> = findings.iter().map(|f| f.row.clone()).collect();
+    let rows: Vec<ScanRow> = findings
+        .iter()
+        .map(|f| ScanRow {
+            image: display_name(f),
+            ..f.row.clone()
+        })
+        .collect();
     let mut out = crate::scan::render_table(&rows);
     let mut used = String::new();
     for f in findings
@@ -240,7 +258,11 @@ pub fn render_scan_human(findings: &[Finding], now: DateTime<Utc>) -> String {
             for i in &p.images {
                 out.push_str(&format!(
                     "    {}{}\n",
-                    i.image,
+                    if i.tags.is_empty() || !i.image.contains('@') {
+                        i.image.clone()
+                    } else {
+                        format!("{} (tags {})", i.image, i.tags.join(", "))
+                    },
                     i.revision
                         .as_ref()
                         .map(|r| format!(" (revision {r})"))

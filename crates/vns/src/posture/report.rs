@@ -417,8 +417,13 @@ fn render_summary(s: &Summary, out: &mut String) {
             out.push_str("    no image is verified yet\n");
         }
         for b in blockers.1 {
+            let tags = if b.tags.is_empty() || !b.image.contains('@') {
+                String::new()
+            } else {
+                format!(" (tags {})", b.tags.join(", "))
+            };
             out.push_str(&format!(
-                "    [{}] {} {} ({} workload(s)): {}\n",
+                "    [{}] {} {}{tags}, {} workload(s): {}\n",
                 b.source, b.class, b.image, b.workloads, b.detail
             ));
         }
