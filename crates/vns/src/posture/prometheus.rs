@@ -103,5 +103,45 @@ pub fn render(report: &Report) -> Result<String, PostureError> {
         what: "prometheus",
         message: e.to_string(),
     })?;
-    Ok(out)
+    Ok(sorted(&out))
+}
+
+/// The samples of each family in a stable order (the client keeps them in
+/// a hash map), so that two runs over the same findings print the same
+/// text and a diff of two reports shows only what changed.
+fn sorted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut samples: Vec<&str> = Vec::new();
+    let flush = |samples: &mut Vec<&str>, out: &mut String| {
+        samples.sort_unstable();
+        for line in samples.drain(..) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    };
+    for line in text.lines() {
+        if line.starts_with('#') {
+            flush(&mut samples, &mut out);
+            out.push_str(line);
+            out.push('\n');
+        } else if !line.is_empty() {
+            samples.push(line);
+        }
+    }
+    flush(&mut samples, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_are_sorted_within_their_family() {
+        let text = "# HELP a A.\n# TYPE a gauge\na{s=\"y\"} 1\na{s=\"x\"} 2\n# HELP b B.\nb 3\n";
+        assert_eq!(
+            sorted(text),
+            "# HELP a A.\n# TYPE a gauge\na{s=\"x\"} 2\na{s=\"y\"} 1\n# HELP b B.\nb 3\n"
+        );
+    }
 }
