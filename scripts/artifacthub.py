@@ -21,6 +21,15 @@ def annotation(key):
 
 
 rules = meta_text.split("rules:", 1)[1].split("mutating:", 1)[0].rstrip()
+# The entries under contextAwareResources (comment lines dropped), as kwctl
+# writes them into kubewarden/contextAwareResources.
+context_aware = "\n".join(
+    line[2:] if line.startswith("  ") else line
+    for line in meta_text.split("contextAwareResources:", 1)[1]
+    .split("executionMode:", 1)[0]
+    .splitlines()
+    if line.strip() and not line.lstrip().startswith("#")
+)
 version = annotation("io.kubewarden.policy.version")
 oci = annotation("io.kubewarden.policy.ociUrl")
 source = annotation("io.kubewarden.policy.source")
@@ -68,6 +77,8 @@ provider:
 recommendations:
 - url: https://artifacthub.io/packages/helm/kubewarden/kubewarden-controller
 annotations:
+  kubewarden/contextAwareResources: |
+{block(context_aware, "    ")}
   kubewarden/mutation: 'true'
   kubewarden/questions-ui: |
 {block(questions, "    ")}

@@ -125,6 +125,7 @@ fn verify_reference(
         // The statement's trust stores, parsed once per request; a broken
         // one fails the image before any registry call.
         Ok(s) => {
+            resolve_store_references(s, settings, registry);
             if let Err(message) = settings.verifier.load_statement_stores(s) {
                 return failure(ReasonCode::TrustStoreError, message);
             }
@@ -141,21 +142,37 @@ fn verify_reference(
         digest: Some(digest.clone()),
         verdict: None,
     };
-    let tag = match bundle::bundle_tag(&digest) {
-        Ok(t) => t,
+    let location = settings.bundle_location_for(&reference.normalized());
+    let bundle_ref = match location {
+        Some(l) => bundle::external_bundle_reference(
+            &l.repository,
+            reference.registry(),
+            reference.repository(),
+            &digest,
+        ),
+        None => bundle::bundle_tag(&digest).map(|tag| reference.with_tag(&tag)),
+    };
+    let bundle_ref = match bundle_ref {
+        Ok(r) => r,
         Err(e) => return fail_at(ReasonCode::RegistryError, e.to_string()),
     };
-    let bundle_ref = reference.with_tag(&tag);
     let manifest = match registry.oci_manifest(&bundle_ref) {
         Ok(m) => m,
         Err(e) if e.is_not_found() => {
+            let attach = match location {
+                Some(l) => format!(
+                    "vns attach --bundle-repository {} {}",
+                    l.repository,
+                    reference.at_digest(&digest)
+                ),
+                None => format!("vns attach {}", reference.at_digest(&digest)),
+            };
             return fail_at(
                 ReasonCode::NoSignature,
                 format!(
-                    "no signature bundle {bundle_ref}: the image is unsigned or its signatures were not published; run `vns attach {}`",
-                    reference.at_digest(&digest)
+                    "no signature bundle {bundle_ref}: the image is unsigned or its signatures were not published; run `{attach}`"
                 ),
-            )
+            );
         }
         Err(e) => return fail_at(ReasonCode::RegistryError, e.to_string()),
     };
@@ -168,12 +185,32 @@ fn verify_reference(
             )
         }
     };
-    let Some(subject) = contents.subject.clone() else {
+    // A bundle kept elsewhere names its image in annotations (no subject:
+    // referrers are per repository); they must name this image.
+    let named = match location {
+        Some(_) => match bundle::check_named_subject(&manifest, &digest, &repository) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                return fail_at(
+                    ReasonCode::InvalidBundle,
+                    format!("signature bundle {bundle_ref}: {e}"),
+                )
+            }
+        },
+        None => None,
+    };
+    if named.is_none() && contents.subject.is_none() {
         return fail_at(
             ReasonCode::InvalidBundle,
             format!("signature bundle {bundle_ref} has no subject descriptor; re-publish it with `vns attach`"),
         );
-    };
+    }
+    let subject_size = contents
+        .subject
+        .as_ref()
+        .map(|s| s.size)
+        .or(named.as_ref().and_then(|n| n.size));
+    let subject_media_type = contents.subject.as_ref().map(|s| s.media_type.clone());
     let mut layer_errors = Vec::new();
     let mut envelopes = Vec::new();
     for layer in &contents.envelopes {
@@ -198,6 +235,15 @@ fn verify_reference(
             ),
         );
     }
+    // Without a subject or a size annotation (an external bundle written by
+    // another tool), the size is the one the signed payloads claim: the
+    // subject's was never more trustworthy, and the digest binds the content.
+    let Some(size) = subject_size.or_else(|| payload_size(&signatures)) else {
+        return fail_at(
+            ReasonCode::InvalidBundle,
+            format!("signature bundle {bundle_ref} names the image's digest but not its size, and no envelope in it could be read; re-publish it with `vns attach`"),
+        );
+    };
     let staples: Vec<&bundle::Staple> =
         envelopes.iter().flat_map(|e| e.revocation.iter()).collect();
     let revocation = bundle::material_of(staples.iter().copied());
@@ -228,16 +274,15 @@ fn verify_reference(
         Ok(m) => m,
         Err(message) => return fail_at(ReasonCode::RegistryError, message),
     };
-    if media_type != subject.media_type {
+    if let Some(claimed) = subject_media_type.filter(|m| *m != media_type) {
         notes.push(format!(
-            "signature bundle {bundle_ref} names media type {} for the image, the registry {media_type}; re-publish it with `vns attach`",
-            subject.media_type
+            "signature bundle {bundle_ref} names media type {claimed} for the image, the registry {media_type}; re-publish it with `vns attach`"
         ));
     }
     let descriptor = Descriptor {
         media_type,
         digest: digest.clone(),
-        size: subject.size,
+        size,
     };
     // Each envelope's digest was checked against its layer by read_bundle.
     let digests: Vec<&str> = envelopes.iter().map(|e| e.layer_digest.as_str()).collect();
@@ -284,6 +329,37 @@ fn verify_reference(
                 verdict: Some(verdict),
             }
         }
+    }
+}
+
+/// The size the first readable envelope's payload gives its target.
+fn payload_size(signatures: &[Signature<'_>]) -> Option<u64> {
+    signatures.iter().find_map(|s| {
+        notation_verifier::envelope::parse_and_verify(s.media_type, s.envelope)
+            .ok()
+            .map(|e| e.payload.target.size)
+    })
+}
+
+/// Reads, once per request, every trust store of `statement` that is kept
+/// in a ConfigMap or Secret (and only those: other images' stores are not
+/// read). A failure is kept as the store's error, so the images whose
+/// statement names it fail with `TRUST_STORE_ERROR`.
+fn resolve_store_references(
+    statement: &notation_verifier::trust_policy::Statement,
+    settings: &ValidatedSettings,
+    registry: &dyn Registry,
+) {
+    let stores = &settings.verifier.stores;
+    for r in &statement.trust_stores {
+        let Some(object) = stores.unresolved(r.store_type, &r.name) else {
+            continue;
+        };
+        let content = registry
+            .get_resource(object.kind.as_str(), &object.namespace, &object.name)
+            .map_err(|e| format!("cannot read it: {}", e.message))
+            .and_then(|value| notation_verifier::trust_store::store_bytes(object, &value));
+        stores.resolve(r.store_type, &r.name, content);
     }
 }
 

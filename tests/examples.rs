@@ -92,6 +92,7 @@ fn every_example_file_is_checked() {
         "github-actions.yml",
         "notation-settings.yaml",
         "policy-server.yaml",
+        "trust-store-from-key-vault.yaml",
         "vns-posture-cronjob.yaml",
         "vns-sync-cronjob.yaml",
     ];

@@ -67,3 +67,57 @@ fn the_built_module_names_the_field_the_value_and_what_is_allowed() {
         true
     );
 }
+
+#[test]
+fn stores_by_reference_and_bundle_locations_are_checked_for_shape_by_the_module() {
+    let store = |value: Value| {
+        let mut s = settings();
+        s["trustStores"]["ca"]["e2e"] = value;
+        s
+    };
+    assert_names(
+        store(json!({"configMap": {"name": "roots"}})),
+        &["trustStores.ca.e2e.configMap.namespace: is required"],
+    );
+    assert_names(
+        store(json!({"secret": {"namespace": "kw"}})),
+        &["trustStores.ca.e2e.secret.name: is required"],
+    );
+    assert_names(
+        store(
+            json!({"configMap": {"namespace": "kw", "name": "a"}, "secret": {"namespace": "kw", "name": "b"}}),
+        ),
+        &["trustStores.ca.e2e:", "not both"],
+    );
+    assert_names(
+        store(json!({})),
+        &["trustStores.ca.e2e:", "configMap", "secret"],
+    );
+    assert_names(
+        store(json!({"secret": {"namespace": "kw", "name": "b", "keys": "x"}})),
+        &["trustStores.ca.e2e.secret", "unknown field `keys`"],
+    );
+    // The shape is all that validate_settings checks: the object is read per request.
+    let valid = store(json!({"secret": {"namespace": "kw", "name": "b", "key": "ca.crt"}}));
+    assert_eq!(host().validate_settings(&valid).unwrap()["valid"], true);
+
+    let locations = |value: Value| with(settings(), "bundleLocations", value);
+    assert_names(
+        locations(json!([{"images": "mcr.microsoft.com/**", "repository": "bundles"}])),
+        &["bundleLocations[0].repository:", "registry host"],
+    );
+    assert_names(
+        locations(json!([{"images": "mcr.microsoft.com/**", "repository": "r.io/b:v1"}])),
+        &["bundleLocations[0].repository:", "tag or digest"],
+    );
+    assert_names(
+        locations(json!([{"repository": "r.io/b"}])),
+        &["bundleLocations[0].images: is required"],
+    );
+    assert_names(
+        locations(json!([{"images": "a/**", "repository": "r.io/b", "repo": "x"}])),
+        &["bundleLocations[0]", "unknown field `repo`"],
+    );
+    let valid = locations(json!([{"images": "mcr.microsoft.com/**", "repository": "r.io/b"}]));
+    assert_eq!(host().validate_settings(&valid).unwrap()["valid"], true);
+}

@@ -52,6 +52,14 @@ impl Registry for MapRegistry {
                 message: "manifest unknown".into(),
             })
     }
+    // The benchmarks keep their trust stores inline: no cluster objects.
+    fn get_resource(&self, kind: &str, namespace: &str, name: &str) -> Result<Value, HostError> {
+        Err(HostError {
+            operation: "kubernetes/get_resource",
+            reference: format!("{kind} {namespace}/{name}"),
+            message: "not found".into(),
+        })
+    }
 }
 
 /// Both registries, filled alike.

@@ -110,9 +110,57 @@ fn manifest_errors(doc: &Value) -> Vec<String> {
         (Some("rbac.authorization.k8s.io/v1"), Some("ClusterRoleBinding")) => {
             core_errors::<k8s_openapi::api::rbac::v1::ClusterRoleBinding>(doc)
         }
+        (Some("rbac.authorization.k8s.io/v1"), Some("Role")) => {
+            core_errors::<k8s_openapi::api::rbac::v1::Role>(doc)
+        }
+        (Some("rbac.authorization.k8s.io/v1"), Some("RoleBinding")) => {
+            core_errors::<k8s_openapi::api::rbac::v1::RoleBinding>(doc)
+        }
+        (Some("external-secrets.io/v1"), Some(kind)) => external_secrets_errors(kind, doc),
         (Some(v), Some(_)) if v.starts_with("policies.kubewarden.io/") => kubewarden_errors(doc),
         (v, k) => vec![format!("no check for apiVersion {v:?} kind {k:?}")],
     }
+}
+
+/// The External Secrets Operator's CRDs are not vendored: its SecretStore
+/// (Azure Key Vault provider) and ExternalSecret are checked against the
+/// subset of their v1 schema that the example uses, strictly (a misspelt or
+/// unknown field fails), with the fields ESO requires.
+fn external_secrets_errors(kind: &str, doc: &Value) -> Vec<String> {
+    let string = json!({"type": "string"});
+    let metadata = json!({"type": "object", "required": ["name", "namespace"],
+        "properties": {"name": string, "namespace": string}});
+    let spec = match kind {
+        "SecretStore" => json!({"type": "object", "required": ["provider"], "properties": {
+            "provider": {"type": "object", "required": ["azurekv"], "properties": {
+                "azurekv": {"type": "object", "required": ["vaultUrl"], "properties": {
+                    "authType": {"enum": ["ServicePrincipal", "ManagedIdentity", "WorkloadIdentity"]},
+                    "vaultUrl": {"type": "string", "pattern": "^https://"},
+                    "tenantId": string,
+                    "environmentType": string,
+                    "serviceAccountRef": {"type": "object", "required": ["name"],
+                        "properties": {"name": string, "namespace": string}}}}}}}}),
+        "ExternalSecret" => {
+            json!({"type": "object", "required": ["secretStoreRef", "data"], "properties": {
+            "refreshInterval": {"type": "string", "pattern": "^([0-9]+(s|m|h))+$"},
+            "secretStoreRef": {"type": "object", "required": ["name"], "properties": {
+                "name": string, "kind": {"enum": ["SecretStore", "ClusterSecretStore"]}}},
+            "target": {"type": "object", "properties": {
+                "name": string, "creationPolicy": {"enum": ["Owner", "Orphan", "Merge", "None"]}}},
+            "data": {"type": "array", "items": {"type": "object", "required": ["secretKey", "remoteRef"],
+                "properties": {"secretKey": string, "remoteRef": {"type": "object", "required": ["key"],
+                    "properties": {"key": string, "property": string, "version": string}}}}}}})
+        }
+        other => return vec![format!("no check for external-secrets.io/v1 {other}")],
+    };
+    let mut schema = json!({"type": "object", "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {"apiVersion": string, "kind": string, "metadata": metadata, "spec": spec}});
+    strict(&mut schema);
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    validator
+        .iter_errors(doc)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect()
 }
 
 fn only(name: &str) -> Value {
@@ -127,6 +175,7 @@ fn every_manifest_is_valid_for_its_kind() {
         POLICIES[0],
         POLICIES[1],
         "policy-server.yaml",
+        "trust-store-from-key-vault.yaml",
         "vns-sync-cronjob.yaml",
         "vns-posture-cronjob.yaml",
     ] {
@@ -312,4 +361,59 @@ fn the_posture_cronjob_scans_with_a_role_that_lists_what_it_reads_and_pushes_met
         .contains("/vns:"));
     let push = pod["containers"][0]["args"].to_string();
     assert!(push.contains("@/work/vns_posture.prom"), "{push}");
+}
+
+#[test]
+fn the_key_vault_example_connects_the_secret_the_rbac_and_the_policy() {
+    const NAME: &str = "trust-store-from-key-vault.yaml";
+    let docs = documents(NAME);
+    let of = |kind: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == kind)
+            .unwrap_or_else(|| panic!("{NAME}: no {kind}"))
+    };
+    let policy = of("ClusterAdmissionPolicy");
+    let settings = &policy["spec"]["settings"];
+    let verdict = host()
+        .validate_settings(settings)
+        .expect("validate_settings");
+    assert_eq!(verdict["valid"], true, "{NAME}: {verdict}");
+    let reference = &settings["trustStores"]["ca"]["acme-pipelines"]["secret"];
+    let external = of("ExternalSecret");
+    // The policy reads the Secret that ESO writes, under the key ESO fills.
+    assert_eq!(reference["namespace"], external["metadata"]["namespace"]);
+    assert_eq!(reference["name"], external["spec"]["target"]["name"]);
+    assert_eq!(reference["key"], external["spec"]["data"][0]["secretKey"]);
+    assert_eq!(
+        external["spec"]["secretStoreRef"]["name"],
+        of("SecretStore")["metadata"]["name"]
+    );
+    // The policy may read Secrets, and the policy server's account may get this one.
+    assert!(policy["spec"]["contextAwareResources"]
+        .as_array()
+        .unwrap()
+        .contains(&json!({"apiVersion": "v1", "kind": "Secret"})));
+    let role = of("Role");
+    assert_eq!(role["metadata"]["namespace"], reference["namespace"]);
+    let rule = &role["rules"][0];
+    assert_eq!(rule["resources"], json!(["secrets"]));
+    assert_eq!(rule["verbs"], json!(["get"]));
+    assert_eq!(rule["resourceNames"], json!([reference["name"]]));
+    let binding = of("RoleBinding");
+    assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
+    assert_eq!(binding["subjects"][0]["kind"], "ServiceAccount");
+    assert_eq!(
+        policy["spec"]["policyServer"],
+        only("policy-server.yaml")["metadata"]["name"]
+    );
+    // The checks can fail: a misspelt ESO field, a reference without a name.
+    let mut broken = external.clone();
+    broken["spec"]["refreshIntervall"] = json!("1h");
+    assert!(!manifest_errors(&broken).is_empty());
+    let mut broken = settings.clone();
+    broken["trustStores"]["ca"]["acme-pipelines"]["secret"]["name"] = Value::Null;
+    let verdict = host()
+        .validate_settings(&broken)
+        .expect("validate_settings");
+    assert_eq!(verdict["valid"], false, "{verdict}");
 }

@@ -43,7 +43,20 @@ pub enum BundleError {
     NotABundle(String),
     #[error("the bundle's subject names {found}, not the image digest {expected}; it was copied from another image")]
     SubjectMismatch { expected: String, found: String },
+    #[error("the bundle's annotation {annotation} names {found}, not {expected}; it was written for another image")]
+    NamedSubjectMismatch {
+        annotation: &'static str,
+        expected: String,
+        found: String,
+    },
 }
+
+mod external;
+pub use external::{
+    build_external_manifest, check_named_subject, external_bundle_reference, external_repository,
+    NamedSubject, ANNOTATION_SUBJECT_DIGEST, ANNOTATION_SUBJECT_REPOSITORY,
+    ANNOTATION_SUBJECT_SIZE,
+};
 
 /// Why one layer could not be used (the others still count).
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]

@@ -10,7 +10,9 @@ use crate::trust_policy::{PolicyError, TrustPolicy, TrustPolicyDocument};
 use crate::trust_store::{TrustStoreError, TrustStores, TrustStoresPem};
 use crate::verify::{Limits, Verifier};
 
+mod locations;
 mod parse;
+pub use locations::{bundle_repository, BundleLocation, BundleLocationDoc};
 pub use parse::{NamedSettings, SettingsParseError};
 
 /// Notation's CLI default is 100; admission time is tighter.
@@ -68,6 +70,8 @@ pub struct Settings {
         deserialize_with = "parse::max_signatures"
     )]
     pub max_signatures: usize,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bundle_locations: Vec<BundleLocationDoc>,
 }
 
 impl Default for Settings {
@@ -79,6 +83,7 @@ impl Default for Settings {
             enforcement: Enforcement::Deny,
             exceptions: Vec::new(),
             max_signatures: DEFAULT_MAX_SIGNATURES,
+            bundle_locations: Vec::new(),
         }
     }
 }
@@ -148,6 +153,8 @@ pub struct ValidatedSettings {
     pub modify_images_with_digest: bool,
     pub exceptions: Vec<Exception>,
     pub limits: Limits,
+    /// `bundleLocations`, in order (first match wins).
+    pub bundle_locations: Vec<BundleLocation>,
 }
 
 impl Settings {
@@ -198,6 +205,7 @@ impl Settings {
                 }
             }
         }
+        locations::check_store_references(&self.trust_stores)?;
         let stores = if parse_stores {
             TrustStores::from_pem(&self.trust_stores)?
         } else {
@@ -215,6 +223,12 @@ impl Settings {
             .enumerate()
             .map(|(index, e)| compile_exception(index, e))
             .collect::<Result<Vec<_>, _>>()?;
+        let bundle_locations = self
+            .bundle_locations
+            .iter()
+            .enumerate()
+            .map(|(index, doc)| locations::compile_location(index, doc))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(ValidatedSettings {
             verifier: Verifier::new(policy, stores),
             enforcement: self.enforcement,
@@ -224,6 +238,7 @@ impl Settings {
                 max_signatures: self.max_signatures,
                 ..Limits::default()
             },
+            bundle_locations,
         })
     }
 }
@@ -274,16 +289,8 @@ fn compile_exception(index: usize, doc: &ExceptionDoc) -> Result<Exception, Sett
             "is required (a glob over the normalised image reference)".into(),
         ));
     }
-    // `*` stays within one path segment, `**` crosses segments, as the contract says.
-    // Matched against canonical references: the registry segment is put in
-    // the same canonical form (lowercase, no :443, docker.io).
-    let pattern = crate::reference::canonical_glob(&doc.image);
-    let matcher = GlobBuilder::new(&pattern)
-        .literal_separator(true)
-        .backslash_escape(true)
-        .build()
-        .map_err(|e| fail("image", format!("invalid glob \"{}\": {e}", doc.image)))?
-        .compile_matcher();
+    let matcher = image_glob(&doc.image)
+        .map_err(|e| fail("image", format!("invalid glob \"{}\": {e}", doc.image)))?;
     let raw = doc.expires.as_deref().ok_or_else(|| {
         fail(
             "expires",
@@ -299,6 +306,19 @@ fn compile_exception(index: usize, doc: &ExceptionDoc) -> Result<Exception, Sett
         reason: doc.reason.clone(),
         matcher,
     })
+}
+
+/// An image glob as exceptions and `bundleLocations` write it: `*` stays
+/// within one path segment, `**` crosses segments, as the contract says;
+/// matched against canonical references, so the registry segment is put in
+/// the same canonical form (lowercase, no :443, docker.io).
+pub(crate) fn image_glob(glob: &str) -> Result<GlobMatcher, globset::Error> {
+    let pattern = crate::reference::canonical_glob(glob);
+    Ok(GlobBuilder::new(&pattern)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()?
+        .compile_matcher())
 }
 
 /// A date means "through the end of that day (UTC)"; a date-time is exact.

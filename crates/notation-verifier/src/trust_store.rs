@@ -9,6 +9,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::cert::{CertError, Certificate};
 
+mod reference;
+pub use reference::{
+    store_bytes, ObjectKind, ObjectRefDoc, ShapeError, StoreReference, StoreReferenceDoc,
+    TrustStoreSource,
+};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum StoreType {
     #[serde(rename = "ca")]
@@ -38,13 +44,14 @@ impl StoreType {
     }
 }
 
-/// The settings form: store type -> store name -> PEM text.
+/// The settings form: store type -> store name -> PEM text, or the
+/// ConfigMap / Secret that holds it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct TrustStoresPem {
-    pub ca: BTreeMap<String, String>,
-    pub signing_authority: BTreeMap<String, String>,
-    pub tsa: BTreeMap<String, String>,
+    pub ca: BTreeMap<String, TrustStoreSource>,
+    pub signing_authority: BTreeMap<String, TrustStoreSource>,
+    pub tsa: BTreeMap<String, TrustStoreSource>,
 }
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -65,6 +72,24 @@ pub enum TrustStoreError {
         name: String,
         message: String,
     },
+    /// A store kept in a ConfigMap or Secret that could not be read, or
+    /// whose content is not a valid store; `object` names it.
+    #[error("trust store \"{name}\" of type \"{store_type}\" ({object}): {message}")]
+    Reference {
+        store_type: &'static str,
+        name: String,
+        object: String,
+        message: String,
+    },
+    /// A referenced store that nobody read (the caller did not resolve it).
+    #[error(
+        "trust store \"{name}\" of type \"{store_type}\" is kept in {object}, which was not read"
+    )]
+    Unresolved {
+        store_type: &'static str,
+        name: String,
+        object: String,
+    },
 }
 
 /// One named store: parsed up front ([`TrustStores::from_pem`],
@@ -76,6 +101,12 @@ enum Store {
     Pem {
         text: String,
         parsed: OnceLock<Result<Vec<Certificate>, TrustStoreError>>,
+    },
+    /// Kept in a Kubernetes object: empty until [`TrustStores::resolve`]
+    /// gives it the object's content (once).
+    Reference {
+        reference: StoreReference,
+        resolved: OnceLock<Result<Vec<Certificate>, TrustStoreError>>,
     },
 }
 
@@ -89,12 +120,30 @@ pub struct TrustStores {
     stores: BTreeMap<(StoreType, String), Store>,
 }
 
-fn stores_of(pem: &TrustStoresPem) -> [(StoreType, &BTreeMap<String, String>); 3] {
+fn stores_of(pem: &TrustStoresPem) -> [(StoreType, &BTreeMap<String, TrustStoreSource>); 3] {
     [
         (StoreType::Ca, &pem.ca),
         (StoreType::SigningAuthority, &pem.signing_authority),
         (StoreType::Tsa, &pem.tsa),
     ]
+}
+
+/// The shape error of a reference, as a store error (settings validation
+/// reports it earlier, with the field's path).
+fn check_reference(
+    store_type: StoreType,
+    name: &str,
+    doc: &StoreReferenceDoc,
+) -> Result<StoreReference, TrustStoreError> {
+    doc.check().map_err(|e| TrustStoreError::Invalid {
+        store_type: store_type.as_str(),
+        name: name.to_string(),
+        message: if e.field.is_empty() {
+            e.message
+        } else {
+            format!("{}: {}", e.field, e.message)
+        },
+    })
 }
 
 /// Parses one store's PEM (or DER) text and applies the per-type rules.
@@ -103,10 +152,18 @@ fn parse_store(
     name: &str,
     text: &str,
 ) -> Result<Vec<Certificate>, TrustStoreError> {
-    let certs = if text.trim().is_empty() {
+    parse_store_bytes(store_type, name, text.as_bytes())
+}
+
+fn parse_store_bytes(
+    store_type: StoreType,
+    name: &str,
+    bytes: &[u8],
+) -> Result<Vec<Certificate>, TrustStoreError> {
+    let certs = if bytes.trim_ascii().is_empty() {
         Vec::new()
     } else {
-        Certificate::parse_pem_or_der(text.as_bytes()).map_err(|e| match e {
+        Certificate::parse_pem_or_der(bytes).map_err(|e| match e {
             CertError::Empty(_) => TrustStoreError::Empty {
                 store_type: store_type.as_str(),
                 name: name.to_string(),
@@ -173,11 +230,17 @@ impl TrustStores {
     pub fn from_pem(pem: &TrustStoresPem) -> Result<Self, TrustStoreError> {
         let mut stores = Self::default();
         for (store_type, map) in stores_of(pem) {
-            for (name, text) in map {
-                let certs = parse_store(store_type, name, text)?;
-                stores
-                    .stores
-                    .insert((store_type, name.clone()), Store::Parsed(certs));
+            for (name, source) in map {
+                let store = match source {
+                    TrustStoreSource::Inline(text) => {
+                        Store::Parsed(parse_store(store_type, name, text)?)
+                    }
+                    TrustStoreSource::Reference(doc) => Store::Reference {
+                        reference: check_reference(store_type, name, doc)?,
+                        resolved: OnceLock::new(),
+                    },
+                };
+                stores.stores.insert((store_type, name.clone()), store);
             }
         }
         Ok(stores)
@@ -188,14 +251,28 @@ impl TrustStores {
     pub fn from_pem_lazy(pem: &TrustStoresPem) -> Self {
         let mut stores = Self::default();
         for (store_type, map) in stores_of(pem) {
-            for (name, text) in map {
-                stores.stores.insert(
-                    (store_type, name.clone()),
-                    Store::Pem {
+            for (name, source) in map {
+                let store = match source {
+                    TrustStoreSource::Inline(text) => Store::Pem {
                         text: text.clone(),
                         parsed: OnceLock::new(),
                     },
-                );
+                    TrustStoreSource::Reference(doc) => {
+                        match check_reference(store_type, name, doc) {
+                            Ok(reference) => Store::Reference {
+                                reference,
+                                resolved: OnceLock::new(),
+                            },
+                            // Settings validation refuses this shape; if
+                            // it gets here, using the store fails.
+                            Err(e) => Store::Pem {
+                                text: String::new(),
+                                parsed: OnceLock::from(Err(e)),
+                            },
+                        }
+                    }
+                };
+                stores.stores.insert((store_type, name.clone()), store);
             }
         }
         stores
@@ -233,7 +310,74 @@ impl TrustStores {
                 .as_ref()
                 .map(Vec::as_slice)
                 .map_err(Clone::clone),
+            Some(Store::Reference {
+                reference,
+                resolved,
+            }) => match resolved.get() {
+                Some(result) => result.as_ref().map(Vec::as_slice).map_err(Clone::clone),
+                None => Err(TrustStoreError::Unresolved {
+                    store_type: store_type.as_str(),
+                    name: name.to_string(),
+                    object: reference.to_string(),
+                }),
+            },
         }
+    }
+
+    /// The object a store is kept in, while it has not been resolved: the
+    /// caller reads it and hands the content to [`TrustStores::resolve`].
+    pub fn unresolved(&self, store_type: StoreType, name: &str) -> Option<&StoreReference> {
+        match self.stores.get(&(store_type, name.to_string())) {
+            Some(Store::Reference {
+                reference,
+                resolved,
+            }) if resolved.get().is_none() => Some(reference),
+            _ => None,
+        }
+    }
+
+    /// Every store kept in an object and not resolved yet.
+    pub fn all_unresolved(&self) -> Vec<(StoreType, String, StoreReference)> {
+        self.stores
+            .iter()
+            .filter_map(|((t, n), store)| match store {
+                Store::Reference {
+                    reference,
+                    resolved,
+                } if resolved.get().is_none() => Some((*t, n.clone(), reference.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Gives a referenced store the content read from its object (see
+    /// [`store_bytes`]) or the reason it could not be read; the bytes are
+    /// parsed and checked by the same rules as inline PEM, and every error
+    /// names the object. The first answer stays (one read per request).
+    pub fn resolve(&self, store_type: StoreType, name: &str, content: Result<Vec<u8>, String>) {
+        let Some(Store::Reference {
+            reference,
+            resolved,
+        }) = self.stores.get(&(store_type, name.to_string()))
+        else {
+            return;
+        };
+        resolved.get_or_init(|| {
+            let fail = |message: String| TrustStoreError::Reference {
+                store_type: store_type.as_str(),
+                name: name.to_string(),
+                object: reference.to_string(),
+                message,
+            };
+            let bytes = content.map_err(fail)?;
+            parse_store_bytes(store_type, name, &bytes).map_err(|e| {
+                fail(match e {
+                    TrustStoreError::Empty { .. } => "holds no x509 certificate".to_string(),
+                    TrustStoreError::Invalid { message, .. } => message,
+                    other => other.to_string(),
+                })
+            })
+        });
     }
 
     /// The certificates of a defined, valid store.
@@ -251,6 +395,7 @@ impl TrustStores {
         match self.stores.get(&(store_type, name.to_string())) {
             Some(Store::Parsed(_)) => true,
             Some(Store::Pem { parsed, .. }) => parsed.get().is_some(),
+            Some(Store::Reference { resolved, .. }) => resolved.get().is_some(),
             None => false,
         }
     }

@@ -40,6 +40,7 @@ use wapc::WapcHost;
 use wasmtime_provider::{WasmtimeEngineProviderBuilder, WasmtimeEngineProviderPre};
 
 mod capabilities;
+pub mod cluster;
 mod limits;
 mod memory;
 mod memory_backend;
@@ -47,6 +48,7 @@ mod registry_backend;
 
 use capabilities::dispatch;
 pub use capabilities::{Backend, RegistryFailure, TransportError};
+pub use cluster::ClusterObjects;
 use limits::{Deadline, MemoryObservation};
 pub use limits::{RuntimeLimits, EPOCH_TICK};
 pub use memory_backend::MemoryBackend;
@@ -54,9 +56,17 @@ pub use registry_backend::{host_view, manifest_url, scheme_for, RegistryBackend}
 
 /// The capabilities this host implements. Everything else is refused the way
 /// `kwctl run --allowed-host-capabilities oci/v1/manifest_digest
-/// --allowed-host-capabilities oci/v1/oci_manifest` refuses it, which is
-/// exactly the grant the policy's metadata declares.
-pub const ALLOWED_CAPABILITIES: [&str; 2] = ["oci/v1/manifest_digest", "oci/v1/oci_manifest"];
+/// --allowed-host-capabilities oci/v1/oci_manifest
+/// --allowed-host-capabilities kubernetes/get_resource` refuses it, which is
+/// exactly the grant the policy's metadata declares; `get_resource` is then
+/// limited to the kinds of its `contextAwareResources`
+/// ([`cluster::CONTEXT_AWARE_RESOURCES`]), as policy-server limits a
+/// context-aware policy.
+pub const ALLOWED_CAPABILITIES: [&str; 3] = [
+    "oci/v1/manifest_digest",
+    "oci/v1/oci_manifest",
+    "kubernetes/get_resource",
+];
 
 /// Host-side failures, each naming the module and the operation involved so
 /// a failing acceptance test says what broke without a debugger.
@@ -182,6 +192,7 @@ pub struct PolicyHost {
     path: PathBuf,
     pre: WasmtimeEngineProviderPre,
     backend: Arc<dyn Backend>,
+    cluster: Arc<ClusterObjects>,
     measure_memory: bool,
     deadline: Option<Deadline>,
     memory_limit: Option<usize>,
@@ -348,6 +359,7 @@ impl PolicyHost {
             path,
             pre,
             backend: Arc::new(MemoryBackend::new()),
+            cluster: Arc::new(ClusterObjects::new()),
             measure_memory: options.measure_memory,
             deadline,
             memory_limit: limits.memory_bytes,
@@ -358,6 +370,14 @@ impl PolicyHost {
     /// keep filling a [`MemoryBackend`] after handing it over.
     pub fn with_backend(mut self, backend: Arc<dyn Backend>) -> Self {
         self.backend = backend;
+        self
+    }
+
+    /// Answers `kubernetes/get_resource` from `cluster` (empty by default:
+    /// every object is not found). Shared so that a test can change an
+    /// object between two evaluations.
+    pub fn with_cluster(mut self, cluster: Arc<ClusterObjects>) -> Self {
+        self.cluster = cluster;
         self
     }
 
@@ -438,9 +458,17 @@ impl PolicyHost {
         let calls = Arc::new(Mutex::new(Vec::new()));
         let callback = {
             let backend = Arc::clone(&self.backend);
+            let cluster = Arc::clone(&self.cluster);
             let calls = Arc::clone(&calls);
             move |_id: u64, binding: &str, namespace: &str, operation: &str, payload: &[u8]| {
-                let result = dispatch(backend.as_ref(), binding, namespace, operation, payload);
+                let result = dispatch(
+                    backend.as_ref(),
+                    &cluster,
+                    binding,
+                    namespace,
+                    operation,
+                    payload,
+                );
                 calls
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)

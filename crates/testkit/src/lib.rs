@@ -5,7 +5,8 @@
 //! Modules, in the order a test builds its world: [`pki`] (keys and
 //! certificate chains), [`tsa`] (RFC 3161 tokens), [`revocation`] (CRLs,
 //! OCSP responses and a responder), [`signer`] (JWS/COSE envelopes and
-//! signature manifests), [`registry`] (a real local registry), [`layout`]
+//! signature manifests), [`registry`] (a real local registry, optionally with
+//! token authentication from [`token_service`]), [`layout`]
 //! (pushing OCI layouts), [`publish`] (signature bundles as `vns attach`
 //! writes them), and `host` (feature `host`: the waPC host that runs the
 //! policy module against a registry).
@@ -18,6 +19,7 @@ pub mod publish;
 pub mod registry;
 pub mod revocation;
 pub mod signer;
+pub mod token_service;
 pub mod tsa;
 
 use std::path::PathBuf;

@@ -6,7 +6,7 @@
 //! themselves by repository name, not by registry.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,8 +20,51 @@ pub enum RegistryError {
     NoAnswer(String, PathBuf),
 }
 
+/// How a private instance is configured.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    /// `storage.delete.enabled` (manifest deletes answer 405 without it).
+    pub deletes: bool,
+    /// `auth: token`: clients need a Bearer token from this token service.
+    pub token_auth: Option<TokenAuth>,
+    /// Serve this storage directory (of another instance) instead of a new one.
+    pub storage: Option<PathBuf>,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig {
+            deletes: true,
+            token_auth: None,
+            storage: None,
+        }
+    }
+}
+
+/// The `auth.token` section: who issues tokens and the certificate of the
+/// key that signs them.
+#[derive(Debug, Clone)]
+pub struct TokenAuth {
+    pub realm: String,
+    pub service: String,
+    pub issuer: String,
+    pub root_cert_pem: String,
+}
+
+impl TokenAuth {
+    pub fn of(service: &crate::token_service::TokenService) -> Self {
+        TokenAuth {
+            realm: service.realm().to_string(),
+            service: service.service().to_string(),
+            issuer: service.issuer().to_string(),
+            root_cert_pem: service.root_cert_pem().to_string(),
+        }
+    }
+}
+
 pub struct TestRegistry {
     address: String,
+    storage: Option<PathBuf>,
     child: Option<Child>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -33,6 +76,7 @@ impl TestRegistry {
             if !address.trim().is_empty() {
                 return Ok(TestRegistry {
                     address: address.trim().to_string(),
+                    storage: None,
                     child: None,
                     _dir: None,
                 });
@@ -43,42 +87,69 @@ impl TestRegistry {
 
     /// Always a private instance (for tests that stop or break it).
     pub fn spawn() -> Result<Self, RegistryError> {
+        Self::spawn_with(&RegistryConfig::default())
+    }
+
+    /// A private instance configured as `config` says.
+    pub fn spawn_with(config: &RegistryConfig) -> Result<Self, RegistryError> {
         let dir = tempfile::tempdir()?;
         let port = {
             let listener = TcpListener::bind("127.0.0.1:0")?;
             listener.local_addr()?.port()
         };
         let address = format!("127.0.0.1:{port}");
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {address}\n",
-                dir.path().join("storage").display()
-            ),
-        )?;
+        let storage = config
+            .storage
+            .clone()
+            .unwrap_or_else(|| dir.path().join("storage"));
+        let mut yaml = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: {}\nhttp:\n  addr: {address}\n",
+            storage.display(),
+            config.deletes
+        );
+        if let Some(token) = &config.token_auth {
+            let bundle = dir.path().join("token-roots.pem");
+            std::fs::write(&bundle, &token.root_cert_pem)?;
+            yaml.push_str(&format!(
+                "auth:\n  token:\n    realm: {}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
+                token.realm,
+                token.service,
+                token.issuer,
+                bundle.display()
+            ));
+        }
+        let config_path = dir.path().join("config.yml");
+        std::fs::write(&config_path, yaml)?;
         let log_path = dir.path().join("registry.log");
         let log = std::fs::File::create(&log_path)?;
         let child = Command::new("docker-registry")
             .arg("serve")
-            .arg(&config)
+            .arg(&config_path)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .map_err(RegistryError::NotInstalled)?;
         let registry = TestRegistry {
             address: address.clone(),
+            storage: Some(storage),
             child: Some(child),
             _dir: Some(dir),
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if ureq::get(&format!("http://{address}/v2/")).call().is_ok() {
-                return Ok(registry);
+            // Any HTTP answer (401 included, with token auth) means it listens.
+            match ureq::get(&format!("http://{address}/v2/")).call() {
+                Ok(_) | Err(ureq::Error::Status(_, _)) => return Ok(registry),
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
         Err(RegistryError::NoAnswer(address, log_path))
+    }
+
+    /// The storage directory of a private instance (`None` for the suite's
+    /// registry): another instance given it serves the same content.
+    pub fn storage_dir(&self) -> Option<&Path> {
+        self.storage.as_deref()
     }
 
     /// `127.0.0.1:PORT`

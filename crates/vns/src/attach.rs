@@ -16,6 +16,8 @@ pub enum AttachOutcome {
         digest: String,
         tag: String,
         signatures: usize,
+        /// The bundle manifest it replaced, deleted or kept.
+        superseded: Option<crate::hygiene::Superseded>,
     },
     /// The bundle already lists exactly these signatures.
     Unchanged {
@@ -35,15 +37,32 @@ pub enum AttachError {
     Registry(#[from] RegistryError),
     #[error("{0}")]
     Bundle(#[from] bundle::BundleError),
+    #[error("{0}")]
+    OverBudget(#[from] crate::hygiene::OverBudget),
+    #[error("{0}")]
+    Location(#[from] crate::location::TargetError),
 }
 
 /// Options of `attach` / `sync`.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct AttachOptions {
     /// Fetch and staple OCSP responses and CRLs.
     pub staple: bool,
-    /// Re-push even when the signatures are unchanged (fresh staples).
+    /// Re-push when the signatures are unchanged but the staples changed or
+    /// near their nextUpdate (`hygiene::refresh_reason`).
     pub refresh: bool,
+    /// Bundles larger than this many bytes are not pushed.
+    pub max_bundle_size: usize,
+}
+
+impl Default for AttachOptions {
+    fn default() -> Self {
+        AttachOptions {
+            staple: false,
+            refresh: false,
+            max_bundle_size: crate::hygiene::DEFAULT_MAX_BUNDLE_SIZE,
+        }
+    }
 }
 
 /// The layers the writer would publish now, in listing order, with
@@ -102,15 +121,19 @@ pub async fn published_layers(
     }
 }
 
+/// `locations` chooses the repository the bundle goes to (see
+/// `crate::location`); signatures are read from the image's own.
 pub async fn attach(
     registry: &Registry,
     image: &str,
     options: AttachOptions,
+    locations: &crate::location::Locations,
     problems: &mut Vec<String>,
 ) -> Result<AttachOutcome, AttachError> {
     let image = ImageRef::parse(image)?;
     let subject = registry.resolve(&image).await?;
-    let tag = bundle::bundle_tag(&subject.digest)?;
+    let target = locations.target(&image, &subject.digest)?;
+    let tag = target.tag.clone();
     let client = options.staple.then(crate::staple::http_client);
     let layers =
         current_layers(registry, &image, &subject.digest, client.as_ref(), problems).await?;
@@ -120,27 +143,52 @@ pub async fn attach(
         });
     }
     let wanted: Vec<String> = layers.iter().map(|l| l.digest.clone()).collect();
-    if !options.refresh && published_layers(registry, &image, &tag).await?.as_ref() == Some(&wanted)
-    {
-        return Ok(AttachOutcome::Unchanged {
-            digest: subject.digest,
-            tag,
-            signatures: layers.len(),
-        });
+    let published = crate::hygiene::published(registry, &target.image, &tag).await?;
+    let current = match published.as_ref() {
+        Some(p) if p.layers == wanted => target.names_image(registry, &subject.digest).await?,
+        _ => false,
+    };
+    if let Some(p) = published.as_ref().filter(|_| current) {
+        let reason = options
+            .refresh
+            .then(|| crate::hygiene::refresh_reason(p, &layers, Utc::now()))
+            .flatten();
+        match reason {
+            Some(why) => tracing::info!("{}: refreshing the bundle: {why}", image.original()),
+            None => {
+                return Ok(AttachOutcome::Unchanged {
+                    digest: subject.digest,
+                    tag,
+                    signatures: layers.len(),
+                })
+            }
+        }
     }
-    let manifest = bundle::build_manifest(&subject, &layers, Utc::now());
+    let manifest = target.manifest(&subject, &layers, Utc::now());
     let body = serde_json::to_vec(&manifest).map_err(|e| RegistryError {
         registry: image.registry().to_string(),
         operation: "encode bundle".into(),
         kind: crate::registry::ErrorKind::Protocol,
         message: e.to_string(),
     })?;
+    crate::hygiene::check_budget(body.len(), &layers, options.max_bundle_size)?;
+    target.upload_blobs(registry, &layers).await?;
     registry
-        .push_manifest(&image, &tag, &body, bundle::MANIFEST_MEDIA_TYPE)
+        .push_manifest(&target.image, &tag, &body, bundle::MANIFEST_MEDIA_TYPE)
         .await?;
+    // The tag now names the new manifest; the one it named before is an
+    // orphaned referrer of the image unless deleted.
+    let pushed = crate::signer_digest(&body);
+    let superseded = match published {
+        Some(p) if p.digest != pushed => {
+            Some(crate::hygiene::retire(registry, &target.image, &p.digest).await)
+        }
+        _ => None,
+    };
     Ok(AttachOutcome::Bundled {
         digest: subject.digest,
         tag,
         signatures: layers.len(),
+        superseded,
     })
 }

@@ -5,19 +5,24 @@
 //! Modules, from the wire up: `auth` (registry credentials), `registry`
 //! (manifests, signatures, bundles over the OCI distribution API), `staple`
 //! (OCSP responses and CRLs fetched for a chain), `settings_file` (the
-//! settings shared with the policy); then one per subcommand: `attach`,
+//! settings shared with the policy), `hygiene` (superseded bundles, refresh
+//! decisions, the size budget); then one per subcommand: `attach`,
 //! `sync` (attach for every tag), `verify` (the deploy gate), `inspect`,
 //! `scan` (signing posture; `posture` adds repository inventories,
 //! workloads, rotated-out keys and `report`). This file holds the command line and dispatch.
 
 mod attach;
 mod auth;
+mod hygiene;
 mod inspect;
+mod kubeconfig;
+mod location;
 mod posture;
 mod registry;
 mod scan;
 mod settings_file;
 mod staple;
+mod stores;
 mod sync;
 mod verify;
 
@@ -64,6 +69,11 @@ struct Cli {
     /// Seconds that retries of one registry call may take (429 / 5xx / network).
     #[arg(long, default_value_t = 30, global = true)]
     retry_seconds: u64,
+    /// For verify, scan and inspect: trust stores that the settings keep in
+    /// ConfigMaps or Secrets are read from DIR/<type>/<name>.pem (e.g.
+    /// DIR/ca/acme-root.pem) instead of the current kubeconfig context's cluster.
+    #[arg(long, value_name = "DIR", global = true)]
+    trust_store_dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -82,8 +92,13 @@ enum Command {
         /// Do not fetch and staple OCSP responses / CRLs for the chains.
         #[arg(long)]
         no_revocation: bool,
+        /// Bundles larger than this are not pushed (bytes, or with KiB/MiB; at most 4MiB).
+        #[arg(long, default_value = "4MiB", value_parser = parse_size)]
+        max_bundle_size: usize,
         #[arg(long, value_enum, default_value = "human")]
         output: OutputFormat,
+        #[command(flatten)]
+        destination: location::BundleDestination,
     },
     /// Attach every tag of each repository (backfill, scheduled job).
     Sync {
@@ -96,15 +111,21 @@ enum Command {
         /// Images attached in parallel.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
-        /// Re-staple revocation material even where signatures are unchanged
-        /// (run this on a schedule, before the earliest nextUpdate).
+        /// Re-staple revocation material where signatures are unchanged; a
+        /// bundle is pushed only when the staples state something new or
+        /// come within a day of their nextUpdate (run this daily).
         #[arg(long)]
         refresh_revocation: bool,
         /// Do not fetch and staple OCSP responses / CRLs.
         #[arg(long, conflicts_with = "refresh_revocation")]
         no_revocation: bool,
+        /// Bundles larger than this are not pushed (bytes, or with KiB/MiB; at most 4MiB).
+        #[arg(long, default_value = "4MiB", value_parser = parse_size)]
+        max_bundle_size: usize,
         #[arg(long, value_enum, default_value = "human")]
         output: OutputFormat,
+        #[command(flatten)]
+        destination: location::BundleDestination,
     },
     /// Report the signing posture of images (from a list, manifests, kubectl
     /// JSON on stdin, or every tag of repositories).
@@ -148,6 +169,31 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         output: OutputFormat,
     },
+}
+
+/// A size in bytes: `N`, `NKiB` or `NMiB`, at most the registry limit.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let (number, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => t.split_at(i),
+        None => (t, ""),
+    };
+    let scale = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1024,
+        "m" | "mib" => 1024 * 1024,
+        other => return Err(format!("unknown unit {other:?}: use bytes, KiB or MiB")),
+    };
+    let n: usize = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size such as 4MiB or 500000"))?;
+    let bytes = n.saturating_mul(scale);
+    if bytes == 0 || bytes > hygiene::DEFAULT_MAX_BUNDLE_SIZE {
+        return Err(format!(
+            "{text} is outside 1 byte ..= 4MiB (registries refuse larger manifests)"
+        ));
+    }
+    Ok(bytes)
 }
 
 /// `sha256:<hex>` of an envelope (the bundle layer digest).
@@ -251,14 +297,22 @@ async fn run(cli: Cli) -> ExitCode {
             images,
             output,
             no_revocation,
+            max_bundle_size,
+            destination,
         } => {
+            let locations = match destination.locations() {
+                Ok(l) => l,
+                Err(code) => return code,
+            };
             for image in images {
                 if let Err(e) = ImageRef::parse(image) {
                     eprintln!("vns: {e}");
                     return ExitCode::from(EXIT_USAGE);
                 }
             }
-            let registry = Registry::new(opts, &registries_of(images));
+            let mut registries = registries_of(images);
+            registries.extend(locations.registries());
+            let registry = Registry::new(opts, &registries);
             let mut code = 0u8;
             let mut results = Vec::new();
             for image in images {
@@ -266,8 +320,10 @@ async fn run(cli: Cli) -> ExitCode {
                 let options = attach::AttachOptions {
                     staple: !no_revocation,
                     refresh: false,
+                    max_bundle_size: *max_bundle_size,
                 };
-                let result = attach::attach(&registry, image, options, &mut problems).await;
+                let result =
+                    attach::attach(&registry, image, options, &locations, &mut problems).await;
                 for p in &problems {
                     eprintln!("warning: {image}: revocation material not stapled: {p}");
                 }
@@ -276,8 +332,16 @@ async fn run(cli: Cli) -> ExitCode {
                         digest,
                         tag,
                         signatures,
+                        superseded,
                     }) => {
-                        format!("bundled   {image} ({digest}): {signatures} signature(s) in :{tag}")
+                        if let Some(kept @ hygiene::Superseded::Kept { .. }) = superseded {
+                            eprintln!("warning: {image}: {}", kept.describe());
+                        }
+                        let replaced = superseded
+                            .as_ref()
+                            .map(|s| format!("; {}", s.describe()))
+                            .unwrap_or_default();
+                        format!("bundled   {image} ({digest}): {signatures} signature(s) in :{tag}{replaced}")
                     }
                     Ok(attach::AttachOutcome::Unchanged {
                         digest,
@@ -293,6 +357,7 @@ async fn run(cli: Cli) -> ExitCode {
                     Err(e) => {
                         code = code.max(match e {
                             attach::AttachError::Reference(_) => EXIT_USAGE,
+                            attach::AttachError::OverBudget(_) => EXIT_FAILED,
                             _ => EXIT_REGISTRY,
                         });
                         format!("error     {image}: {e}")
@@ -315,8 +380,16 @@ async fn run(cli: Cli) -> ExitCode {
             output,
             refresh_revocation,
             no_revocation,
+            max_bundle_size,
+            destination,
         } => {
-            let registry = Registry::new(opts, &registries_of(repositories));
+            let locations = match destination.locations() {
+                Ok(l) => l,
+                Err(code) => return code,
+            };
+            let mut registries = registries_of(repositories);
+            registries.extend(locations.registries());
+            let registry = Registry::new(opts, &registries);
             let mut images = Vec::new();
             for repo in repositories {
                 match sync::images_of(&registry, repo, tags).await {
@@ -330,6 +403,7 @@ async fn run(cli: Cli) -> ExitCode {
             let options = attach::AttachOptions {
                 staple: !no_revocation,
                 refresh: *refresh_revocation,
+                max_bundle_size: *max_bundle_size,
             };
             let summary = sync::sync(
                 &registry,
@@ -337,28 +411,51 @@ async fn run(cli: Cli) -> ExitCode {
                 *concurrency,
                 *output == OutputFormat::Human,
                 options,
+                &locations,
             )
             .await;
             if *output == OutputFormat::Json {
                 print_json(&summary);
             } else {
                 println!(
-                    "bundled {}, unchanged {}, unsigned {}, errors {}",
-                    summary.bundled, summary.unchanged, summary.unsigned, summary.errors
+                    "bundled {}, unchanged {}, unsigned {}, errors {}; superseded bundles deleted {}, kept {}",
+                    summary.bundled,
+                    summary.unchanged,
+                    summary.unsigned,
+                    summary.errors,
+                    summary.deleted,
+                    summary.superseded_kept
                 );
+                for w in &summary.warning_details {
+                    eprintln!("warning: {w}");
+                }
                 for e in &summary.error_details {
                     println!("error: {e}");
                 }
             }
             ExitCode::from(if summary.errors > 0 { EXIT_REGISTRY } else { 0 })
         }
-        Command::Scan(args) => match posture::cli::run_scan(args, opts).await {
-            Ok(code) => ExitCode::from(code),
-            Err(f) => {
-                eprintln!("vns: {}", f.message);
-                ExitCode::from(f.code)
+        Command::Scan(args) => {
+            let store_dir = cli.trust_store_dir.as_deref();
+            let settings = match stores::load_settings(&args.settings, store_dir).await {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            let previous = match &args.previous_settings {
+                Some(path) => match stores::load_settings(path, store_dir).await {
+                    Ok(s) => Some(s),
+                    Err(code) => return code,
+                },
+                None => None,
+            };
+            match posture::cli::run_scan(args, &settings, previous.as_ref(), opts).await {
+                Ok(code) => ExitCode::from(code),
+                Err(f) => {
+                    eprintln!("vns: {}", f.message);
+                    ExitCode::from(f.code)
+                }
             }
-        },
+        }
         Command::Report(args) => match posture::cli::run_report(args) {
             Ok(code) => ExitCode::from(code),
             Err(f) => {
@@ -371,10 +468,11 @@ async fn run(cli: Cli) -> ExitCode {
             settings,
             output,
         } => {
-            let settings = match load_settings(settings) {
-                Ok(s) => s,
-                Err(code) => return code,
-            };
+            let settings =
+                match stores::load_settings(settings, cli.trust_store_dir.as_deref()).await {
+                    Ok(s) => s,
+                    Err(code) => return code,
+                };
             // A malformed image argument is a usage error in both modes:
             // say so before any registry call.
             for image in images {
@@ -413,9 +511,14 @@ async fn run(cli: Cli) -> ExitCode {
             time,
             output,
         } => {
-            let settings = match settings.as_deref().map(load_settings).transpose() {
-                Ok(s) => s,
-                Err(code) => return code,
+            let settings = match settings {
+                Some(path) => {
+                    match stores::load_settings(path, cli.trust_store_dir.as_deref()).await {
+                        Ok(s) => Some(s),
+                        Err(code) => return code,
+                    }
+                }
+                None => None,
             };
             let time = match time.as_deref().map(chrono::DateTime::parse_from_rfc3339) {
                 None => chrono::Utc::now(),

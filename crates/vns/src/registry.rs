@@ -5,6 +5,13 @@
 //! bounded in time, when the registry answers 429 or 5xx or the connection
 //! fails; other errors are final.
 
+mod access;
+mod delete;
+
+pub use delete::DeleteOutcome;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -14,12 +21,11 @@ use notation_verifier::envelope::{MEDIA_TYPE_COSE, MEDIA_TYPE_JWS};
 use notation_verifier::reference::ImageRef;
 use notation_verifier::verify::Descriptor;
 use oci_client::errors::OciDistributionError;
-use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::auth::Credentials;
+use crate::auth::{Credential, Credentials};
 
 /// Accept list for manifests: OCI and Docker, image and index.
 const MANIFEST_TYPES: &[&str] = &[
@@ -146,6 +152,16 @@ pub fn is_loopback(registry: &str) -> bool {
 pub struct Registry {
     client: Client,
     options: RegistryOptions,
+    /// Registries reached over plain HTTP (for requests made here).
+    plain: Vec<String>,
+    /// Token requests and manifest deletes, which oci-client does not make.
+    http: reqwest::Client,
+    /// The credential of each registry, looked up once (a credential
+    /// helper is a process).
+    credentials: Mutex<HashMap<String, Credential>>,
+    /// For refresh-token credentials: a client per (registry, repository,
+    /// push) holding an access token for that scope (see `access`).
+    scoped: Mutex<HashMap<(String, String, bool), access::Scoped>>,
 }
 
 impl Registry {
@@ -153,25 +169,44 @@ impl Registry {
     pub fn new(options: RegistryOptions, registries: &[String]) -> Self {
         let mut plain: Vec<String> = options.plain_http.clone();
         plain.extend(registries.iter().filter(|r| is_loopback(r)).cloned());
-        let protocol = if options.plain_http_all {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(30))
+            .build()
+            .unwrap_or_default();
+        let mut registry = Registry {
+            client: Client::default(),
+            options,
+            plain,
+            http,
+            credentials: Mutex::new(HashMap::new()),
+            scoped: Mutex::new(HashMap::new()),
+        };
+        registry.client = Client::new(registry.client_config());
+        registry
+    }
+
+    fn client_config(&self) -> oci_client::client::ClientConfig {
+        let protocol = if self.options.plain_http_all {
             oci_client::client::ClientProtocol::Http
         } else {
-            oci_client::client::ClientProtocol::HttpsExcept(plain)
+            oci_client::client::ClientProtocol::HttpsExcept(self.plain.clone())
         };
-        let config = oci_client::client::ClientConfig {
+        oci_client::client::ClientConfig {
             protocol,
             read_timeout: Some(Duration::from_secs(30)),
             connect_timeout: Some(Duration::from_secs(10)),
             ..Default::default()
-        };
-        Registry {
-            client: Client::new(config),
-            options,
         }
     }
 
-    fn auth(&self, registry: &str) -> RegistryAuth {
-        self.options.credentials.for_registry(registry)
+    /// `http` or `https` for requests made here, as oci-client chooses.
+    fn scheme(&self, registry: &str) -> &'static str {
+        if self.options.plain_http_all || self.plain.iter().any(|p| p == registry) {
+            "http"
+        } else {
+            "https"
+        }
     }
 
     /// Runs `op` with retries on transient failures, bounded by the budget.
@@ -194,11 +229,28 @@ impl Registry {
             .when(|e| classify(e) == ErrorKind::Transient)
             .notify(|e, wait| tracing::warn!("{registry}: {operation}: {e}; retrying in {wait:?}"))
             .await
-            .map_err(|e| RegistryError {
-                registry: registry.to_string(),
-                operation: operation.to_string(),
-                kind: classify(&e),
-                message: e.to_string(),
+            .map_err(|e| {
+                let kind = classify(&e);
+                let message = if kind == ErrorKind::Unauthorized {
+                    let push = if operation.starts_with("PUT") {
+                        "; pushing needs push permission (ACR: content/write in the token's scope map)"
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "{}; {}{push}",
+                        e.to_string().trim_end(),
+                        self.credential(registry).unauthorized_hint(registry)
+                    )
+                } else {
+                    e.to_string()
+                };
+                RegistryError {
+                    registry: registry.to_string(),
+                    operation: operation.to_string(),
+                    kind,
+                    message,
+                }
             })
     }
 
@@ -225,10 +277,10 @@ impl Registry {
     ) -> Result<(Vec<u8>, String), RegistryError> {
         let oref = Self::oci_ref(image, reference)?;
         let registry = image.registry().to_string();
-        let auth = self.auth(&registry);
+        let (client, auth) = self.access(image, false).await?;
         let (bytes, digest) = self
             .call(&registry, &format!("GET manifest {}", oref.whole()), || {
-                self.client.pull_manifest_raw(&oref, &auth, MANIFEST_TYPES)
+                client.pull_manifest_raw(&oref, &auth, MANIFEST_TYPES)
             })
             .await?;
         if bytes.len() > MAX_MANIFEST_SIZE {
@@ -304,10 +356,10 @@ impl Registry {
     ) -> Result<Vec<String>, RegistryError> {
         let oref = Self::oci_ref(image, digest)?;
         let registry = image.registry().to_string();
+        let (client, _) = self.access(image, false).await?;
         let index = self
             .call(&registry, &format!("list referrers of {digest}"), || {
-                self.client
-                    .pull_referrers(&oref, Some(NOTATION_SIGNATURE_ARTIFACT_TYPE))
+                client.pull_referrers(&oref, Some(NOTATION_SIGNATURE_ARTIFACT_TYPE))
             })
             .await?;
         let mut digests: Vec<String> = index
@@ -407,13 +459,10 @@ impl Registry {
             size: i64::try_from(size).unwrap_or(i64::MAX),
             ..Default::default()
         };
-        let auth = self.auth(&registry);
-        self.client
-            .store_auth_if_needed(oref.resolve_registry(), &auth)
-            .await;
+        let (client, _) = self.access(image, false).await?;
         let bytes = self
             .call(&registry, &format!("GET blob {digest}"), || async {
-                let mut stream = self.client.pull_blob_stream(&oref, &descriptor).await?;
+                let mut stream = client.pull_blob_stream(&oref, &descriptor).await?;
                 let mut out = Vec::new();
                 while let Some(chunk) = stream.next().await {
                     let chunk = chunk?;
@@ -452,10 +501,7 @@ impl Registry {
     ) -> Result<String, RegistryError> {
         let oref = Self::oci_ref(image, tag)?;
         let registry = image.registry().to_string();
-        let auth = self.auth(&registry);
-        self.client
-            .store_auth_if_needed(oref.resolve_registry(), &auth)
-            .await;
+        let (client, _) = self.access(image, true).await?;
         let content_type: http::HeaderValue = media_type.parse().map_err(|_| RegistryError {
             registry: registry.clone(),
             operation: "push manifest".into(),
@@ -463,10 +509,36 @@ impl Registry {
             message: format!("invalid media type {media_type}"),
         })?;
         self.call(&registry, &format!("PUT manifest {}", oref.whole()), || {
-            self.client
-                .push_manifest_raw(&oref, body.to_vec(), content_type.clone())
+            client.push_manifest_raw(&oref, body.to_vec(), content_type.clone())
         })
         .await
+    }
+
+    /// Makes a blob exist in `image`'s repository (uploaded unless the
+    /// registry already has it there): a manifest can only be pushed to a
+    /// repository that holds its blobs.
+    pub async fn ensure_blob(
+        &self,
+        image: &ImageRef,
+        digest: &str,
+        bytes: &[u8],
+    ) -> Result<(), RegistryError> {
+        let oref = Self::oci_ref(image, digest)?;
+        let registry = image.registry().to_string();
+        // A write: with token auth the scope must include push.
+        let (client, _) = self.access(image, true).await?;
+        let exists = self
+            .call(&registry, &format!("HEAD blob {digest}"), || {
+                client.blob_exists(&oref, digest)
+            })
+            .await?;
+        if !exists {
+            self.call(&registry, &format!("PUT blob {digest}"), || {
+                client.push_blob(&oref, bytes.to_vec(), digest)
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     /// Every tag of a repository, `page_size` at a time. oci-client does
@@ -482,7 +554,7 @@ impl Registry {
     ) -> Result<Vec<String>, RegistryError> {
         let oref = Self::oci_ref(image, "latest")?;
         let registry = image.registry().to_string();
-        let auth = self.auth(&registry);
+        let (client, auth) = self.access(image, false).await?;
         let mut all: Vec<String> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let mut last: Option<String> = None;
@@ -491,10 +563,7 @@ impl Registry {
                 .call(
                     &registry,
                     &format!("list tags of {}", image.repository()),
-                    || {
-                        self.client
-                            .list_tags(&oref, &auth, Some(page_size.max(1)), last.as_deref())
-                    },
+                    || client.list_tags(&oref, &auth, Some(page_size.max(1)), last.as_deref()),
                 )
                 .await?;
             let before = all.len();

@@ -12,12 +12,18 @@ use crate::registry::{Registry, RegistryError};
 
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
 pub struct Summary {
+    /// Bundles pushed.
     pub bundled: usize,
     pub unchanged: usize,
+    /// Superseded bundle manifests deleted, and kept (deletes refused).
+    pub deleted: usize,
+    pub superseded_kept: usize,
     pub unsigned: usize,
     pub errors: usize,
     /// One line per error: image and cause.
     pub error_details: Vec<String>,
+    /// One line per superseded bundle that could not be deleted.
+    pub warning_details: Vec<String>,
 }
 
 /// Tags that name images (not bundles, not referrers tag-schema indexes).
@@ -58,6 +64,7 @@ pub async fn sync(
     concurrency: usize,
     progress: bool,
     options: AttachOptions,
+    locations: &crate::location::Locations,
 ) -> Summary {
     let bar = crate::progress_bar(images.len(), progress);
     let results: Vec<(String, Result<AttachOutcome, String>)> = stream::iter(images)
@@ -65,7 +72,7 @@ pub async fn sync(
             let bar = bar.clone();
             async move {
                 let mut problems = Vec::new();
-                let r = attach(registry, &image, options, &mut problems)
+                let r = attach(registry, &image, options, locations, &mut problems)
                     .await
                     .map_err(|e| e.to_string());
                 for p in &problems {
@@ -83,7 +90,19 @@ pub async fn sync(
     let mut summary = Summary::default();
     for (image, result) in results {
         match result {
-            Ok(AttachOutcome::Bundled { .. }) => summary.bundled += 1,
+            Ok(AttachOutcome::Bundled { superseded, .. }) => {
+                summary.bundled += 1;
+                match superseded {
+                    Some(crate::hygiene::Superseded::Deleted { .. }) => summary.deleted += 1,
+                    Some(kept @ crate::hygiene::Superseded::Kept { .. }) => {
+                        summary.superseded_kept += 1;
+                        summary
+                            .warning_details
+                            .push(format!("{image}: {}", kept.describe()));
+                    }
+                    None => {}
+                }
+            }
             Ok(AttachOutcome::Unchanged { .. }) => summary.unchanged += 1,
             Ok(AttachOutcome::Unsigned { .. }) => summary.unsigned += 1,
             Err(e) => {

@@ -50,6 +50,46 @@ pub fn next_update(der: &[u8], is_crl: bool) -> Option<DateTime<Utc>> {
         .min()
 }
 
+/// What an OCSP response or CRL states, without its times: for OCSP the
+/// status of each serial it answers for, for a CRL the revoked serials. Two
+/// fetches that state the same thing compare equal even when they were
+/// produced at different times, so a writer can tell "new material" from
+/// "the same answer, signed again". `None` if it does not parse.
+pub fn statement(der: &[u8], is_crl: bool) -> Option<String> {
+    if is_crl {
+        let list = CertificateList::from_der(der).ok()?;
+        let mut serials: Vec<String> = list
+            .tbs_cert_list
+            .revoked_certificates
+            .iter()
+            .flatten()
+            .map(|r| hex::encode(r.serial_number.as_bytes()))
+            .collect();
+        serials.sort();
+        return Some(format!("crl revoked=[{}]", serials.join(",")));
+    }
+    let response = OcspResponse::from_der(der).ok()?;
+    let basic = BasicOcspResponse::from_der(response.response_bytes?.response.as_bytes()).ok()?;
+    let mut answers: Vec<String> = basic
+        .tbs_response_data
+        .responses
+        .iter()
+        .map(|r| {
+            let status = match r.cert_status {
+                x509_ocsp::CertStatus::Good(_) => "good",
+                x509_ocsp::CertStatus::Revoked(_) => "revoked",
+                x509_ocsp::CertStatus::Unknown(_) => "unknown",
+            };
+            format!(
+                "{}={status}",
+                hex::encode(r.cert_id.serial_number.as_bytes())
+            )
+        })
+        .collect();
+    answers.sort();
+    Some(format!("ocsp [{}]", answers.join(",")))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     CodeSigning,

@@ -78,6 +78,7 @@ fn live_exceptions_report_days_left_and_expired_ones_say_so() {
             exc("reg.io/live/**", "2026-12-01"),
         ]),
         limits: Limits::default(),
+        bundle_locations: Vec::new(),
     };
     let now = at("2026-11-24T12:00:00Z");
     match v.exception_for("reg.io/live/app:1", now) {

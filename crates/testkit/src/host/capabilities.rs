@@ -1,6 +1,7 @@
-//! The host-call side: policy-evaluator's callback dispatch for the two
-//! granted capabilities, the [`Backend`] that answers them, and the
-//! registry failures shaped like the real host's errors.
+//! The host-call side: policy-evaluator's callback dispatch for the
+//! granted capabilities, the [`Backend`] that answers the registry ones
+//! (`kubernetes/get_resource` is answered by [`super::ClusterObjects`]), and
+//! the registry failures shaped like the real host's errors.
 
 use std::error::Error as StdError;
 
@@ -8,13 +9,14 @@ use oci_client::errors::OciDistributionError;
 use oci_client::{ParseError, Reference};
 use serde_json::{json, Value};
 
-use super::ALLOWED_CAPABILITIES;
+use super::{ClusterObjects, ALLOWED_CAPABILITIES};
 
-/// policy-evaluator's `host_callback`, reduced to the two capabilities the
+/// policy-evaluator's `host_callback`, reduced to the capabilities the
 /// policy is granted. The `Err` text is what the guest receives after
 /// `Host error: `.
 pub(super) fn dispatch(
     backend: &dyn Backend,
+    cluster: &ClusterObjects,
     binding: &str,
     namespace: &str,
     operation: &str,
@@ -46,6 +48,7 @@ pub(super) fn dispatch(
             let reference = parse_reference(&image).map_err(|e| callback_failure(&e))?;
             backend.oci_manifest_answer(&reference)
         }
+        ("kubernetes", "get_resource") => cluster.get_resource(payload),
         _ => Err(format!("unknown operation: {operation}")),
     }
 }

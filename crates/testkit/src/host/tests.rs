@@ -16,8 +16,15 @@ fn call(
     image: &str,
 ) -> Result<Value, String> {
     let payload = serde_json::to_vec(image).unwrap();
-    dispatch(backend, "kubewarden", namespace, operation, &payload)
-        .map(|bytes| serde_json::from_slice(&bytes).unwrap())
+    dispatch(
+        backend,
+        &ClusterObjects::new(),
+        "kubewarden",
+        namespace,
+        operation,
+        &payload,
+    )
+    .map(|bytes| serde_json::from_slice(&bytes).unwrap())
 }
 
 fn manifest() -> Value {
@@ -181,19 +188,51 @@ fn only_the_granted_capabilities_answer() {
         .unwrap_err()
         .contains("'crypto/v1/is_certificate_trusted'"));
     assert_eq!(
-        dispatch(&backend, "other", "oci", "v1/oci_manifest", b"\"a\"").unwrap_err(),
+        dispatch(
+            &backend,
+            &ClusterObjects::new(),
+            "other",
+            "oci",
+            "v1/oci_manifest",
+            b"\"a\""
+        )
+        .unwrap_err(),
         "unknown binding: other"
     );
     assert_eq!(
-        dispatch(&backend, "kubewarden", "tracing", "log", b"{}").unwrap(),
+        dispatch(
+            &backend,
+            &ClusterObjects::new(),
+            "kubewarden",
+            "tracing",
+            "log",
+            b"{}"
+        )
+        .unwrap(),
         Vec::<u8>::new()
     );
     assert_eq!(
-        dispatch(&backend, "kubewarden", "tracing", "x", b"{}").unwrap_err(),
+        dispatch(
+            &backend,
+            &ClusterObjects::new(),
+            "kubewarden",
+            "tracing",
+            "x",
+            b"{}"
+        )
+        .unwrap_err(),
         "unknown operation: x"
     );
     // A payload that is not a JSON string fails before any lookup.
-    let error = dispatch(&backend, "kubewarden", "oci", "v1/manifest_digest", b"{}").unwrap_err();
+    let error = dispatch(
+        &backend,
+        &ClusterObjects::new(),
+        "kubewarden",
+        "oci",
+        "v1/manifest_digest",
+        b"{}",
+    )
+    .unwrap_err();
     assert!(error.starts_with("invalid type: map"), "{error}");
 }
 

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
+use notation_verifier::settings::ValidatedSettings;
 
 use super::workloads::{workloads_by_image, WorkloadRef};
 use super::{report, Finding, Output, PostureError, ScanRequest};
@@ -128,10 +129,6 @@ fn inputs(args: &ScanArgs) -> Result<(Vec<String>, Uses), Failure> {
     Ok((images, workloads_by_image(&docs)))
 }
 
-fn load(path: &Path) -> Result<notation_verifier::settings::ValidatedSettings, Failure> {
-    crate::settings_file::load(path).map_err(|e| usage(e.to_string()))
-}
-
 fn registry_failure(e: PostureError) -> Failure {
     Failure {
         code: match e {
@@ -189,17 +186,22 @@ fn emit(text: &str, path: Option<&Path>) -> Result<(), Failure> {
 }
 
 /// `vns scan`: prints the findings; returns the exit code.
-pub async fn run_scan(args: &ScanArgs, options: RegistryOptions) -> Result<u8, Failure> {
-    let settings = load(&args.settings)?;
-    let previous = args.previous_settings.as_deref().map(load).transpose()?;
+/// The settings come loaded (trust stores by reference resolved) by the
+/// caller, which reports their errors itself.
+pub async fn run_scan(
+    args: &ScanArgs,
+    settings: &ValidatedSettings,
+    previous: Option<&ValidatedSettings>,
+    options: RegistryOptions,
+) -> Result<u8, Failure> {
     let (images, workloads) = inputs(args)?;
     let touched: Vec<String> = images.iter().chain(&args.repositories).cloned().collect();
     let registry = Registry::new(options, &crate::registries_of(&touched));
     let findings: Vec<Finding> = super::scan(
         &registry,
         ScanRequest {
-            settings: &settings,
-            previous: previous.as_ref(),
+            settings,
+            previous,
             images,
             workloads,
             repositories: args.repositories.clone(),
