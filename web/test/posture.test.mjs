@@ -17,11 +17,16 @@ const dir = process.env.VNS_POSTURE_REPORT || join(repoDir, "target", "posture-r
 const htmlPath = join(dir, "report.html");
 const jsonPath = join(dir, "report.json");
 
+// Without the report (the Rust test has not run here) the test is skipped
+// with the reason, except in CI, where `make test` made it first.
+const missing = existsSync(htmlPath) && existsSync(jsonPath) ? false
+  : `${dir} has no report.html/report.json: run \`cargo test -p vns --test posture\` first (make test does)`;
+if (missing && process.env.CI) throw new Error(missing);
+
 let browser;
 
 before(async () => {
-  assert.ok(existsSync(htmlPath) && existsSync(jsonPath),
-    `${dir} has no report.html/report.json: run \`cargo test -p vns --test posture\` first (make test does)`);
+  if (missing) return;
   browser = await chromium.launch({
     executablePath,
     headless: true,
@@ -34,7 +39,7 @@ after(async () => {
   await browser?.close();
 });
 
-test("the posture page renders offline and shows the numbers of the JSON report", async () => {
+test("the posture page renders offline and shows the numbers of the JSON report", { skip: missing }, async () => {
   const report = JSON.parse(readFileSync(jsonPath, "utf8"));
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   const errors = [];
