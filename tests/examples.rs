@@ -93,6 +93,7 @@ fn every_example_file_is_checked() {
         "notation-settings.yaml",
         "policy-server.yaml",
         "trust-store-from-key-vault.yaml",
+        "vns-posture-cronjob.yaml",
         "vns-sync-cronjob.yaml",
     ];
     let mut found: Vec<String> = std::fs::read_dir(examples_dir())

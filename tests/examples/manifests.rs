@@ -101,6 +101,15 @@ fn manifest_errors(doc: &Value) -> Vec<String> {
         (Some("batch/v1"), Some("CronJob")) => {
             core_errors::<k8s_openapi::api::batch::v1::CronJob>(doc)
         }
+        (Some("v1"), Some("ServiceAccount")) => {
+            core_errors::<k8s_openapi::api::core::v1::ServiceAccount>(doc)
+        }
+        (Some("rbac.authorization.k8s.io/v1"), Some("ClusterRole")) => {
+            core_errors::<k8s_openapi::api::rbac::v1::ClusterRole>(doc)
+        }
+        (Some("rbac.authorization.k8s.io/v1"), Some("ClusterRoleBinding")) => {
+            core_errors::<k8s_openapi::api::rbac::v1::ClusterRoleBinding>(doc)
+        }
         (Some("rbac.authorization.k8s.io/v1"), Some("Role")) => {
             core_errors::<k8s_openapi::api::rbac::v1::Role>(doc)
         }
@@ -168,6 +177,7 @@ fn every_manifest_is_valid_for_its_kind() {
         "policy-server.yaml",
         "trust-store-from-key-vault.yaml",
         "vns-sync-cronjob.yaml",
+        "vns-posture-cronjob.yaml",
     ] {
         for doc in documents(name) {
             let errors = manifest_errors(&doc);
@@ -285,6 +295,72 @@ fn the_secrets_the_manifests_name_are_created_in_the_readme() {
         "the image's entry point runs vns"
     );
     assert_eq!(container["args"][0], "sync");
+}
+
+#[test]
+fn the_posture_cronjob_scans_with_a_role_that_lists_what_it_reads_and_pushes_metrics() {
+    let docs = documents("vns-posture-cronjob.yaml");
+    let find = |kind: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind}"))
+    };
+    let cron = find("CronJob");
+    let pod = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["serviceAccountName"],
+        find("ServiceAccount")["metadata"]["name"]
+    );
+    let binding = find("ClusterRoleBinding");
+    assert_eq!(
+        binding["roleRef"]["name"],
+        find("ClusterRole")["metadata"]["name"]
+    );
+    assert_eq!(binding["subjects"][0]["name"], pod["serviceAccountName"]);
+    // The role lists every resource kubectl is asked for, and nothing more.
+    let listed: Vec<String> = find("ClusterRole")["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["resources"].as_array().unwrap().clone())
+        .map(|r| r.as_str().unwrap().to_string())
+        .collect();
+    let kubectl = pod["initContainers"][0]["args"][0].as_str().unwrap();
+    let asked = kubectl
+        .split_whitespace()
+        .skip_while(|w| *w != "get")
+        .nth(1)
+        .unwrap();
+    let mut asked: Vec<&str> = asked.split(',').collect();
+    let mut listed: Vec<&str> = listed.iter().map(String::as_str).collect();
+    asked.sort();
+    listed.sort();
+    assert_eq!(asked, listed);
+    assert!(
+        kubectl.contains("> /work/cluster/objects.json"),
+        "{kubectl}"
+    );
+    // vns reads that directory and writes the metrics the push step sends.
+    let scan: Vec<&str> = pod["initContainers"][1]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(scan[0], "scan");
+    for arg in [
+        "--manifests=/work/cluster",
+        "--output=prometheus",
+        "--output-file=/work/vns_posture.prom",
+    ] {
+        assert!(scan.contains(&arg), "{scan:?} lacks {arg}");
+    }
+    assert!(pod["initContainers"][1]["image"]
+        .as_str()
+        .unwrap()
+        .contains("/vns:"));
+    let push = pod["containers"][0]["args"].to_string();
+    assert!(push.contains("@/work/vns_posture.prom"), "{push}");
 }
 
 #[test]

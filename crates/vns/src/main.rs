@@ -8,7 +8,8 @@
 //! settings shared with the policy), `hygiene` (superseded bundles, refresh
 //! decisions, the size budget); then one per subcommand: `attach`,
 //! `sync` (attach for every tag), `verify` (the deploy gate), `inspect`,
-//! `scan` (signing posture). This file holds the command line and dispatch.
+//! `scan` (signing posture; `posture` adds repository inventories,
+//! workloads, rotated-out keys and `report`). This file holds the command line and dispatch.
 
 mod attach;
 mod auth;
@@ -16,6 +17,7 @@ mod hygiene;
 mod inspect;
 mod kubeconfig;
 mod location;
+mod posture;
 mod registry;
 mod scan;
 mod settings_file;
@@ -44,7 +46,7 @@ const EXIT_REGISTRY: u8 = 3;
     version,
     about = "Publish Notation signature bundles, verify images, report signing posture",
     after_help = "Exit codes: 0 success, 1 verification failed, 2 usage or settings error, 3 registry error; `verify` with enforcement: warn exits 0 except for usage errors.\n\n\
-Examples:\n  vns attach myregistry.azurecr.io/app:1.4.2\n  vns sync myregistry.azurecr.io/app --concurrency 8\n  vns verify myregistry.azurecr.io/app:1.4.2 --settings settings.yaml\n  vns verify --output json IMAGE --settings settings.yaml\n  vns inspect myregistry.azurecr.io/app:1.4.2 --settings settings.yaml\n  vns inspect signature.jws --settings settings.yaml --reference myregistry.azurecr.io/app"
+Examples:\n  vns attach myregistry.azurecr.io/app:1.4.2\n  vns sync myregistry.azurecr.io/app --concurrency 8\n  vns verify myregistry.azurecr.io/app:1.4.2 --settings settings.yaml\n  vns verify --output json IMAGE --settings settings.yaml\n  vns inspect myregistry.azurecr.io/app:1.4.2 --settings settings.yaml\n  vns inspect signature.jws --settings settings.yaml --reference myregistry.azurecr.io/app\n  vns scan --settings settings.yaml --repository myregistry.azurecr.io/app --source prod --output json > prod.json\n  vns report prod.json staging.json --output html > posture.html"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -125,26 +127,12 @@ enum Command {
         #[command(flatten)]
         destination: location::BundleDestination,
     },
-    /// Report the signing posture of images (from a list, manifests or kubectl JSON on stdin).
-    Scan {
-        /// The policy settings (YAML or JSON).
-        #[arg(long, short)]
-        settings: PathBuf,
-        /// A file with one image reference per line (# comments allowed).
-        #[arg(long)]
-        images_file: Option<PathBuf>,
-        /// A directory of Kubernetes manifests (YAML/JSON, all workload kinds).
-        #[arg(long)]
-        manifests: Option<PathBuf>,
-        /// Certificates and exceptions ending within this many days are flagged.
-        #[arg(long, default_value_t = 30)]
-        within_days: i64,
-        /// Exit 1 when any image has one of these postures.
-        #[arg(long, value_enum, value_delimiter = ',')]
-        fail_on: Vec<scan::Posture>,
-        #[arg(long, value_enum, default_value = "human")]
-        output: OutputFormat,
-    },
+    /// Report the signing posture of images (from a list, manifests, kubectl
+    /// JSON on stdin, or every tag of repositories).
+    Scan(posture::cli::ScanArgs),
+    /// Merge scan JSON files: counts per class and source, expiring
+    /// exceptions, and the phase each source is ready for.
+    Report(posture::cli::ReportArgs),
     /// Verify images with the policy's settings file, reading signatures from the registry.
     Verify {
         #[arg(required = true)]
@@ -287,37 +275,6 @@ fn options(cli: &Cli) -> Result<RegistryOptions, String> {
             docker_config: true,
         },
     })
-}
-
-/// Images to scan: a list file, a manifest directory, or Kubernetes JSON/YAML on stdin.
-fn scan_inputs(
-    images_file: Option<&std::path::Path>,
-    manifests: Option<&std::path::Path>,
-) -> Result<Vec<String>, String> {
-    let mut images = Vec::new();
-    if let Some(f) = images_file {
-        let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
-        images.extend(
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_owned),
-        );
-    }
-    if let Some(dir) = manifests {
-        images.extend(scan::images_in_dir(dir)?);
-    }
-    if images_file.is_none() && manifests.is_none() {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-            .map_err(|e| format!("stdin: {e}"))?;
-        images.extend(scan::images_in_objects(
-            &scan::parse_documents(&text).map_err(|e| format!("stdin: {e}"))?,
-        ));
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    images.retain(|i| seen.insert(i.clone()));
-    Ok(images)
 }
 
 fn print_json(value: &impl serde::Serialize) {
@@ -478,45 +435,34 @@ async fn run(cli: Cli) -> ExitCode {
             }
             ExitCode::from(if summary.errors > 0 { EXIT_REGISTRY } else { 0 })
         }
-        Command::Scan {
-            settings,
-            images_file,
-            manifests,
-            within_days,
-            fail_on,
-            output,
-        } => {
-            let settings =
-                match stores::load_settings(settings, cli.trust_store_dir.as_deref()).await {
-                    Ok(s) => s,
-                    Err(code) => return code,
-                };
-            let images = match scan_inputs(images_file.as_deref(), manifests.as_deref()) {
-                Ok(i) => i,
-                Err(e) => {
-                    eprintln!("vns: {e}");
-                    return ExitCode::from(EXIT_USAGE);
-                }
+        Command::Scan(args) => {
+            let store_dir = cli.trust_store_dir.as_deref();
+            let settings = match stores::load_settings(&args.settings, store_dir).await {
+                Ok(s) => s,
+                Err(code) => return code,
             };
-            let registry = Registry::new(opts, &registries_of(&images));
-            let rows = scan::scan(
-                &registry,
-                &settings,
-                &images,
-                *within_days,
-                *output == OutputFormat::Human,
-            )
-            .await;
-            match output {
-                OutputFormat::Json => print_json(&rows),
-                OutputFormat::Human => print!("{}", scan::render_table(&rows)),
-            }
-            if rows.iter().any(|r| fail_on.contains(&r.posture)) {
-                ExitCode::from(EXIT_FAILED)
-            } else {
-                ExitCode::SUCCESS
+            let previous = match &args.previous_settings {
+                Some(path) => match stores::load_settings(path, store_dir).await {
+                    Ok(s) => Some(s),
+                    Err(code) => return code,
+                },
+                None => None,
+            };
+            match posture::cli::run_scan(args, &settings, previous.as_ref(), opts).await {
+                Ok(code) => ExitCode::from(code),
+                Err(f) => {
+                    eprintln!("vns: {}", f.message);
+                    ExitCode::from(f.code)
+                }
             }
         }
+        Command::Report(args) => match posture::cli::run_report(args) {
+            Ok(code) => ExitCode::from(code),
+            Err(f) => {
+                eprintln!("vns: {}", f.message);
+                ExitCode::from(f.code)
+            }
+        },
         Command::Verify {
             images,
             settings,

@@ -541,28 +541,47 @@ impl Registry {
         Ok(())
     }
 
-    /// Every tag of a repository (paginated by the client).
-    pub async fn tags(&self, image: &ImageRef) -> Result<Vec<String>, RegistryError> {
+    /// Every tag of a repository, `page_size` at a time. oci-client does
+    /// not expose the `Link` header, so pages are followed with `last` =
+    /// the last tag seen until a page is empty or brings no new tag: a
+    /// registry that caps `n` below what was asked (and so would be cut
+    /// short by a "shorter page means last page" rule) is read to the end,
+    /// and one that ignores `last` does not loop forever.
+    pub async fn tags_paged(
+        &self,
+        image: &ImageRef,
+        page_size: usize,
+    ) -> Result<Vec<String>, RegistryError> {
         let oref = Self::oci_ref(image, "latest")?;
         let registry = image.registry().to_string();
         let (client, auth) = self.access(image, false).await?;
-        let mut all = Vec::new();
+        let mut all: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut last: Option<String> = None;
         loop {
             let page = self
                 .call(
                     &registry,
                     &format!("list tags of {}", image.repository()),
-                    || client.list_tags(&oref, &auth, Some(1000), last.as_deref()),
+                    || client.list_tags(&oref, &auth, Some(page_size.max(1)), last.as_deref()),
                 )
                 .await?;
-            let n = page.tags.len();
-            all.extend(page.tags);
-            if n < 1000 {
+            let before = all.len();
+            for tag in page.tags {
+                if seen.insert(tag.clone()) {
+                    all.push(tag);
+                }
+            }
+            if all.len() == before {
                 break;
             }
             last = all.last().cloned();
         }
         Ok(all)
+    }
+
+    /// Every tag of a repository.
+    pub async fn tags(&self, image: &ImageRef) -> Result<Vec<String>, RegistryError> {
+        self.tags_paged(image, 1000).await
     }
 }

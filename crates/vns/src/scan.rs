@@ -13,12 +13,24 @@ use notation_verifier::reference::ImageRef;
 use notation_verifier::settings::{ExceptionMatch, ValidatedSettings};
 use notation_verifier::trust_policy::Level;
 use notation_verifier::verdict::{Outcome, ReasonCode};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::registry::Registry;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Posture {
     /// A trusted signature verifies and the bundle is current.
@@ -27,6 +39,9 @@ pub enum Posture {
     Unsigned,
     /// Signed, but by no key the trust policy trusts (or not the identity allowed).
     UntrustedSigner,
+    /// Fails under the current settings but verifies under `--previous-settings`:
+    /// signed by a key the rotation removed.
+    RotatedOut,
     /// Signed by a trusted key but the signature fails otherwise (expired, revoked, ...).
     Failing,
     /// Verifies, but the signing certificate expires within the window.
@@ -47,7 +62,7 @@ pub enum Posture {
     Error,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ScanRow {
     pub image: String,
@@ -55,6 +70,16 @@ pub struct ScanRow {
     pub digest: Option<String>,
     pub signer: Option<String>,
     pub detail: String,
+    /// The exception that admits the image (`excepted`, `exception-expiring`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception: Option<ExceptionRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExceptionRef {
+    pub name: String,
+    pub expires: DateTime<Utc>,
 }
 
 /// Images named in Kubernetes objects (a List, a single object, or a
@@ -93,8 +118,8 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
     Ok(docs.into_iter().filter(|v| !v.is_null()).collect())
 }
 
-/// Every `.yaml`, `.yml` and `.json` file under `dir`.
-pub fn images_in_dir(dir: &Path) -> Result<Vec<String>, String> {
+/// The documents of every `.yaml`, `.yml` and `.json` file under `dir`.
+pub fn documents_in_dir(dir: &Path) -> Result<Vec<Value>, String> {
     let mut files = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(d) = pending.pop() {
@@ -117,7 +142,7 @@ pub fn images_in_dir(dir: &Path) -> Result<Vec<String>, String> {
         let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
         docs.extend(parse_documents(&text).map_err(|e| format!("{}: {e}", f.display()))?);
     }
-    Ok(images_in_objects(&docs))
+    Ok(docs)
 }
 
 pub async fn scan_image(
@@ -126,6 +151,7 @@ pub async fn scan_image(
     image: &str,
     now: DateTime<Utc>,
     window_days: i64,
+    previous: Option<&ValidatedSettings>,
 ) -> ScanRow {
     let mut row = ScanRow {
         image: image.to_string(),
@@ -133,6 +159,7 @@ pub async fn scan_image(
         digest: None,
         signer: None,
         detail: String::new(),
+        exception: None,
     };
     let reference = match ImageRef::parse(image) {
         Ok(r) => r,
@@ -158,6 +185,10 @@ pub async fn scan_image(
                 "exception \"{exception}\" ends {} ({days_left} days left)",
                 expires.format("%Y-%m-%d")
             );
+            row.exception = Some(ExceptionRef {
+                name: exception.to_string(),
+                expires,
+            });
             return row;
         }
         ExceptionMatch::Expired { .. } | ExceptionMatch::None => {}
@@ -204,6 +235,22 @@ pub async fn scan_image(
         row.detail = failure
             .map(|f| format!("{}: {}", f.reason, f.message))
             .unwrap_or_default();
+        // A signature that the previous settings accepted: the key left
+        // the trust policy in a rotation (not a signer never trusted).
+        if let Some(previous) = previous.filter(|_| row.posture != Posture::Unsigned) {
+            let before = crate::verify::verify_fetched(previous, &reference, &fetched, now);
+            if before.outcome == Outcome::Verified {
+                row.posture = Posture::RotatedOut;
+                row.signer = before
+                    .passing_signature()
+                    .and_then(|s| s.signer_subject.clone());
+                row.detail = format!(
+                    "verifies only under the previous settings (statement \"{}\"); now: {}",
+                    before.statement.unwrap_or_default(),
+                    row.detail
+                );
+            }
+        }
         return row;
     }
     // Verified: would the policy see it, and for how long?
@@ -260,25 +307,6 @@ pub async fn scan_image(
         }
     }
     row
-}
-
-pub async fn scan(
-    registry: &Registry,
-    settings: &ValidatedSettings,
-    images: &[String],
-    window_days: i64,
-    progress: bool,
-) -> Vec<ScanRow> {
-    let bar = crate::progress_bar(images.len(), progress);
-    let now = Utc::now();
-    let mut rows = Vec::with_capacity(images.len());
-    for image in images {
-        bar.set_message(image.clone());
-        rows.push(scan_image(registry, settings, image, now, window_days).await);
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    rows
 }
 
 pub fn render_table(rows: &[ScanRow]) -> String {
