@@ -7,13 +7,15 @@
 //! (OCSP responses and CRLs fetched for a chain), `settings_file` (the
 //! settings shared with the policy); then one per subcommand: `attach`,
 //! `sync` (attach for every tag), `verify` (the deploy gate), `inspect`,
-//! `scan` (signing posture). This file holds the command line and dispatch.
+//! `scan` (signing posture), `serve` (the Gatekeeper external data
+//! provider). This file holds the command line and dispatch.
 
 mod attach;
 mod auth;
 mod inspect;
 mod registry;
 mod scan;
+mod serve;
 mod settings_file;
 mod staple;
 mod sync;
@@ -160,6 +162,9 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         output: OutputFormat,
     },
+    /// Serve Gatekeeper's external data protocol over HTTPS (/validate,
+    /// /mutate): the policy's verdicts for Gatekeeper and Azure Policy.
+    Serve(serve::ServeArgs),
 }
 
 /// `sha256:<hex>` of an envelope (the bundle layer digest).
@@ -290,6 +295,13 @@ async fn run(cli: Cli) -> ExitCode {
         }
     };
     match &cli.command {
+        Command::Serve(args) => match serve::run(args, opts).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("vns serve: {e}");
+                ExitCode::from(EXIT_USAGE)
+            }
+        },
         Command::Attach {
             images,
             output,

@@ -43,7 +43,7 @@ pub struct ImageReport {
 }
 
 impl ImageReport {
-    fn new(image: &str) -> Self {
+    pub fn new(image: &str) -> Self {
         ImageReport {
             image: image.to_string(),
             normalized: None,
@@ -148,10 +148,36 @@ pub async fn verify_image(
     image: &str,
     now: DateTime<Utc>,
 ) -> ImageReport {
+    match precheck(settings, image, now) {
+        Precheck::Decided(report) => report,
+        Precheck::NeedsRegistry(reference, report) => {
+            verify_reference(registry, settings, &reference, report, now).await
+        }
+    }
+}
+
+/// What can be decided about an image before any registry call.
+pub enum Precheck {
+    /// Invalid reference, live exception, `skip` statement or no statement.
+    Decided(ImageReport),
+    /// The image must be verified; the report carries what was found so far
+    /// (an expired exception's warning).
+    NeedsRegistry(ImageRef, ImageReport),
+}
+
+/// Reference, exceptions and trust policy scope, in the policy's order;
+/// `vns serve` runs this before resolving the digest its cache is keyed by.
+pub fn precheck(settings: &ValidatedSettings, image: &str, now: DateTime<Utc>) -> Precheck {
     let report = ImageReport::new(image);
     let reference = match ImageRef::parse(image) {
         Ok(r) => r,
-        Err(e) => return report.fail(Status::Failed, ReasonCode::InvalidReference, e.to_string()),
+        Err(e) => {
+            return Precheck::Decided(report.fail(
+                Status::Failed,
+                ReasonCode::InvalidReference,
+                e.to_string(),
+            ))
+        }
     };
     let mut report = ImageReport {
         normalized: Some(reference.normalized()),
@@ -170,7 +196,7 @@ pub async fn verify_image(
                 reason.map(|r| format!(" ({r})")).unwrap_or_default(),
                 expires.format("%Y-%m-%d %H:%M UTC")
             ));
-            return report;
+            return Precheck::Decided(report);
         }
         ExceptionMatch::Expired { exception, expired } => report.warnings.push(format!(
             "exception \"{exception}\" expired on {} and no longer applies",
@@ -190,18 +216,30 @@ pub async fn verify_image(
                 "trust policy statement \"{}\" skips verification",
                 s.name
             ));
-            return report;
+            return Precheck::Decided(report);
         }
         Ok(_) => {}
         Err(e) => {
-            return report.fail(
+            return Precheck::Decided(report.fail(
                 Status::Failed,
                 ReasonCode::NoApplicablePolicy,
                 e.to_string(),
-            )
+            ))
         }
     }
-    let fetched = match fetch(registry, &reference, settings.limits.max_signatures).await {
+    Precheck::NeedsRegistry(reference, report)
+}
+
+/// Fetches the signatures of `reference` (a digest reference resolves
+/// without reading a tag) and runs the verifier over them.
+pub async fn verify_reference(
+    registry: &Registry,
+    settings: &ValidatedSettings,
+    reference: &ImageRef,
+    mut report: ImageReport,
+    now: DateTime<Utc>,
+) -> ImageReport {
+    let fetched = match fetch(registry, reference, settings.limits.max_signatures).await {
         Ok(f) => f,
         Err(e) => {
             return report.fail(
@@ -213,7 +251,7 @@ pub async fn verify_image(
     };
     report.digest = Some(fetched.digest.clone());
     report.signatures_found = fetched.signatures.len();
-    let verdict = verify_fetched(settings, &reference, &fetched, now);
+    let verdict = verify_fetched(settings, reference, &fetched, now);
     report.statement = verdict.statement.clone();
     report.signer = verdict
         .passing_signature()
