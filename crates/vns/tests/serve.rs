@@ -264,6 +264,11 @@ fn a_registry_that_is_down_or_hangs_gives_item_errors_within_the_deadline() {
             "{it}"
         );
     }
+    let refused = item(&r, &down)["error"].as_str().unwrap();
+    assert!(
+        refused.contains("127.0.0.1:1") && !refused.contains("deadline"),
+        "the registry's own error: {r}"
+    );
     assert!(
         item(&r, &slow)["error"]
             .as_str()

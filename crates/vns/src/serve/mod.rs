@@ -92,8 +92,10 @@ pub async fn run(args: &ServeArgs, mut options: RegistryOptions) -> Result<(), S
     };
     let rustls = RustlsConfig::from_config(tls::server_config(&files)?);
     let deadline = Duration::from_millis(args.deadline_ms.max(1));
-    // Registry retries must end before the deadline that Gatekeeper waits for.
-    options.retry_budget = options.retry_budget.min(deadline);
+    // Registry retries end well before the deadline, so that an unreachable
+    // registry is reported as such (its error names it) rather than as a
+    // deadline exceeded.
+    options.retry_budget = options.retry_budget.min(deadline / 2);
     let engine = Engine::new(
         settings,
         EngineConfig {
