@@ -370,6 +370,45 @@ fn every_deploy_manifest_is_valid_for_its_kind() {
     );
 }
 
+/// The Azure Policy definition embeds the template and targets the kinds
+/// the Constraints match (what `az policy definition create` is given).
+#[test]
+fn the_azure_policy_definition_matches_the_constraints() {
+    let text = std::fs::read_to_string(deploy_dir().join("azure-policy-definition.json")).unwrap();
+    let definition: Value = serde_json::from_str(&text).unwrap();
+    let properties = &definition["properties"];
+    assert_eq!(properties["mode"], "Microsoft.Kubernetes.Data");
+    let details = &properties["policyRule"]["then"]["details"];
+    assert_eq!(details["templateInfo"]["sourceType"], "Base64Encoded");
+    assert_eq!(details["templateInfo"]["content"], "TEMPLATE_BASE64");
+    let constraint = documents(&deploy_dir().join("constraint-deny.yaml")).remove(0);
+    let mut expected: Vec<&str> = constraint["spec"]["match"]["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|k| {
+            k["kinds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(Value::as_str)
+        })
+        .collect();
+    let mut kinds: Vec<&str> = details["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    expected.sort();
+    kinds.sort();
+    assert_eq!(kinds, expected);
+    assert_eq!(
+        properties["parameters"]["effect"]["allowedValues"],
+        json!(["Audit", "Deny", "Disabled"])
+    );
+}
+
 #[test]
 fn the_checks_refuse_what_gatekeeper_refuses() {
     let mut provider = documents(&deploy_dir().join("provider.yaml")).remove(0);

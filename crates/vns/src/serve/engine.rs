@@ -146,6 +146,7 @@ impl Engine {
             Precheck::NeedsRegistry(reference, report) => (reference, report),
         };
         let pending = report.clone();
+        let host = reference.registry().to_string();
         match tokio::time::timeout(remaining, self.verify(reference, report, loaded, now)).await {
             Ok(report) => report,
             Err(_) => {
@@ -155,7 +156,7 @@ impl Engine {
                 late.reason = Some(ReasonCode::RegistryError);
                 late.hint = Some(ReasonCode::RegistryError.hint().to_string());
                 late.message = Some(format!(
-                    "no verdict within the provider's deadline of {} ms (the registry is slow or unreachable); the verification goes on and a retry gets its verdict",
+                    "registry {host}: no verdict within the provider's deadline of {} ms (the registry is slow or unreachable); the verification goes on and a retry gets its verdict",
                     self.config.deadline.as_millis()
                 ));
                 late
