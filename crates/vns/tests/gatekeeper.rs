@@ -324,6 +324,9 @@ fn manifest_errors(doc: &Value) -> Vec<String> {
             core_errors::<k8s_openapi::api::apps::v1::Deployment>(doc)
         }
         (Some("v1"), Some("Service")) => core_errors::<k8s_openapi::api::core::v1::Service>(doc),
+        (Some("policy/v1"), Some("PodDisruptionBudget")) => {
+            core_errors::<k8s_openapi::api::policy::v1::PodDisruptionBudget>(doc)
+        }
         (Some("constraints.gatekeeper.sh/v1beta1"), Some(_)) => constraint_errors(doc),
         (Some(_), Some(_)) => crd_errors(doc),
         (v, k) => vec![format!("no apiVersion/kind: {v:?} {k:?}")],
@@ -354,6 +357,7 @@ fn every_deploy_manifest_is_valid_for_its_kind() {
             "Deployment",
             "K8sNotationSignatures",
             "K8sNotationSignatures",
+            "PodDisruptionBudget",
             "Provider",
             "Provider",
             "Service"
