@@ -14,6 +14,7 @@ mod attach;
 mod auth;
 mod inspect;
 mod registry;
+mod revocation_cache;
 mod scan;
 mod serve;
 mod settings_file;

@@ -13,6 +13,7 @@ use notation_verifier::verify::{Signature, VerificationInput};
 use serde::Serialize;
 
 use crate::registry::{FoundSignature, Registry};
+use crate::revocation_cache::RevocationCache;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -60,7 +61,7 @@ impl ImageReport {
         }
     }
 
-    fn fail(mut self, status: Status, reason: ReasonCode, message: String) -> Self {
+    pub fn fail(mut self, status: Status, reason: ReasonCode, message: String) -> Self {
         self.status = status;
         self.hint = Some(reason.hint().to_string());
         self.reason = Some(reason);
@@ -84,6 +85,17 @@ pub async fn fetch(
     image: &ImageRef,
     max: usize,
 ) -> Result<Fetched, crate::registry::RegistryError> {
+    fetch_cached(registry, image, max, None).await
+}
+
+/// [`fetch`], asking `cache` before the OCSP responders and CRL
+/// distribution points (`vns serve`).
+pub async fn fetch_cached(
+    registry: &Registry,
+    image: &ImageRef,
+    max: usize,
+    cache: Option<&RevocationCache>,
+) -> Result<Fetched, crate::registry::RegistryError> {
     let descriptor = registry.resolve(image).await?;
     let mut signatures = Vec::new();
     for manifest in registry
@@ -101,7 +113,8 @@ pub async fn fetch(
     let client = crate::staple::http_client();
     let mut staples = Vec::new();
     for sig in signatures.iter().filter(|s| s.is_envelope()) {
-        let stapled = crate::staple::staple(&client, &sig.media_type, &sig.envelope).await;
+        let stapled =
+            crate::staple::staple_cached(&client, cache, &sig.media_type, &sig.envelope).await;
         for p in stapled.problems {
             tracing::info!("{}: revocation: {p}", image.normalized());
         }
@@ -236,10 +249,23 @@ pub async fn verify_reference(
     registry: &Registry,
     settings: &ValidatedSettings,
     reference: &ImageRef,
-    mut report: ImageReport,
+    report: ImageReport,
     now: DateTime<Utc>,
 ) -> ImageReport {
-    let fetched = match fetch(registry, reference, settings.limits.max_signatures).await {
+    verify_reference_cached(registry, settings, reference, report, now, None).await
+}
+
+/// [`verify_reference`] with online revocation answers kept in `cache`.
+pub async fn verify_reference_cached(
+    registry: &Registry,
+    settings: &ValidatedSettings,
+    reference: &ImageRef,
+    report: ImageReport,
+    now: DateTime<Utc>,
+    cache: Option<&RevocationCache>,
+) -> ImageReport {
+    let max = settings.limits.max_signatures;
+    let fetched = match fetch_cached(registry, reference, max, cache).await {
         Ok(f) => f,
         Err(e) => {
             return report.fail(
@@ -249,9 +275,21 @@ pub async fn verify_reference(
             )
         }
     };
+    report_fetched(settings, reference, &fetched, report, now)
+}
+
+/// The report of a verification over `fetched` (from the registry, or from
+/// a signature bundle in `vns serve`).
+pub fn report_fetched(
+    settings: &ValidatedSettings,
+    reference: &ImageRef,
+    fetched: &Fetched,
+    mut report: ImageReport,
+    now: DateTime<Utc>,
+) -> ImageReport {
     report.digest = Some(fetched.digest.clone());
     report.signatures_found = fetched.signatures.len();
-    let verdict = verify_fetched(settings, reference, &fetched, now);
+    let verdict = verify_fetched(settings, reference, fetched, now);
     report.statement = verdict.statement.clone();
     report.signer = verdict
         .passing_signature()

@@ -1,6 +1,7 @@
 //! Verdicts for the provider: the same steps as `vns verify` (reference,
 //! exceptions and trust policy scope first, then the registry and the core
-//! verifier), with a verdict cache keyed by (repository, digest, settings
+//! verifier, from the signature bundle when the image has one: see
+//! `bundled`), with a verdict cache keyed by (repository, digest, settings
 //! generation), one verification at a time per key (single-flight), and a
 //! deadline per request.
 //!
@@ -22,8 +23,9 @@ use notation_verifier::settings::ValidatedSettings;
 use notation_verifier::verdict::ReasonCode;
 use tokio::sync::Semaphore;
 
-use super::metrics::Metrics;
+use super::metrics::{Metrics, SourceLabel};
 use crate::registry::{Registry, RegistryOptions};
+use crate::revocation_cache::{self, RevocationCache};
 use crate::verify::{self, ImageReport, Precheck, Status};
 
 /// More distinct registries than this get a client per request (no
@@ -65,6 +67,9 @@ pub struct Engine {
     cache: Mutex<HashMap<CacheKey, CacheEntry>>,
     inflight: Mutex<HashMap<CacheKey, Flight>>,
     permits: Arc<Semaphore>,
+    /// Online OCSP/CRL answers, shared by every verification and settings
+    /// generation (an answer does not depend on the settings).
+    revocation: RevocationCache,
     config: EngineConfig,
     pub metrics: Metrics,
 }
@@ -79,6 +84,12 @@ impl Engine {
     pub fn new(settings: ValidatedSettings, config: EngineConfig) -> Arc<Self> {
         let metrics = Metrics::new();
         metrics.settings_generation.set(1);
+        let revocation = RevocationCache::with_counters(
+            revocation_cache::DEFAULT_MAX_ENTRIES,
+            revocation_cache::DEFAULT_MAX_BYTES,
+            metrics.revocation_cache_hits.clone(),
+            metrics.revocation_cache_misses.clone(),
+        );
         Arc::new(Engine {
             loaded: RwLock::new(Arc::new(Loaded {
                 settings,
@@ -88,6 +99,7 @@ impl Engine {
             cache: Mutex::new(HashMap::new()),
             inflight: Mutex::new(HashMap::new()),
             permits: Arc::new(Semaphore::new(config.max_verifications.max(1))),
+            revocation,
             config,
             metrics,
         })
@@ -307,8 +319,36 @@ impl Engine {
                 return r;
             }
         };
-        let report =
-            verify::verify_reference(registry, &loaded.settings, &reference, blank, now).await;
+        let settings = &loaded.settings;
+        // The bundle when the image has one (its verdict alone, as the
+        // policy's), else the registry's signatures with online revocation.
+        let digest = reference.digest().unwrap_or_default().to_string();
+        let (source, report) = match super::bundled::verify(
+            registry,
+            settings,
+            &reference,
+            &digest,
+            blank.clone(),
+            now,
+        )
+        .await
+        {
+            Some(report) => ("bundle", report),
+            None => {
+                let cache = Some(&self.revocation);
+                let report = verify::verify_reference_cached(
+                    registry, settings, &reference, blank, now, cache,
+                )
+                .await;
+                ("registry", report)
+            }
+        };
+        if report.status != Status::RegistryError {
+            self.metrics
+                .signature_sources
+                .get_or_create(&SourceLabel { source })
+                .inc();
+        }
         if report.status == Status::RegistryError {
             self.metrics.registry_errors.inc();
         }

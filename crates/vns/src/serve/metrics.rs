@@ -1,6 +1,7 @@
 //! Prometheus metrics of `vns serve` (OpenMetrics text at `/metrics`):
 //! requests, verdicts by reason, latency, cache, single-flight
-//! verifications, registry errors and settings reloads.
+//! verifications, signature sources, the revocation cache, registry errors
+//! and settings reloads.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -35,6 +36,13 @@ pub struct ResultLabel {
     pub result: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SourceLabel {
+    /// `bundle` (the signature bundle and its staples) or `registry`
+    /// (Referrers API / tag schema, online revocation).
+    pub source: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
@@ -46,6 +54,12 @@ pub struct Metrics {
     /// burst of requests for one image adds one.
     pub verifications: Counter,
     pub registry_errors: Counter,
+    /// Verifications by where the signatures were read.
+    pub signature_sources: Family<SourceLabel, Counter>,
+    /// Online OCSP/CRL answers reused from the revocation cache, and
+    /// fetched because it had none (shared with the cache).
+    pub revocation_cache_hits: Counter,
+    pub revocation_cache_misses: Counter,
     pub deadline_exceeded: Counter,
     pub reloads: Family<ResultLabel, Counter>,
     pub settings_generation: Gauge,
@@ -71,6 +85,9 @@ impl Metrics {
         let cache_misses = Counter::default();
         let verifications = Counter::default();
         let registry_errors = Counter::default();
+        let signature_sources = Family::<SourceLabel, Counter>::default();
+        let revocation_cache_hits = Counter::default();
+        let revocation_cache_misses = Counter::default();
         let deadline_exceeded = Counter::default();
         let reloads = Family::<ResultLabel, Counter>::default();
         let settings_generation = Gauge::default();
@@ -110,6 +127,21 @@ impl Metrics {
             registry_errors.clone(),
         );
         registry.register(
+            "signature_source",
+            "Verifications by where the signatures were read: bundle or registry",
+            signature_sources.clone(),
+        );
+        registry.register(
+            "revocation_cache_hits",
+            "Online OCSP responses and CRLs reused from the cache (before their nextUpdate)",
+            revocation_cache_hits.clone(),
+        );
+        registry.register(
+            "revocation_cache_misses",
+            "Online OCSP responses and CRLs fetched because the cache had none",
+            revocation_cache_misses.clone(),
+        );
+        registry.register(
             "deadline_exceeded",
             "Images not decided within the request deadline",
             deadline_exceeded.clone(),
@@ -133,6 +165,9 @@ impl Metrics {
             cache_misses,
             verifications,
             registry_errors,
+            signature_sources,
+            revocation_cache_hits,
+            revocation_cache_misses,
             deadline_exceeded,
             reloads,
             settings_generation,

@@ -9,6 +9,7 @@
 //! This file holds the options, the settings/certificate reload loop and
 //! the server start.
 
+mod bundled;
 mod engine;
 mod http;
 mod metrics;
