@@ -1,6 +1,7 @@
 //! `vns serve` and revocation, over real HTTPS against the real local
 //! registry and a loopback revocation authority: an image with a signature
-//! bundle is decided by its staples (offline, as the policy decides it);
+//! bundle is decided by its staples (offline, as the policy decides it),
+//! and one with a forged bundle fails without falling back to the registry;
 //! images without one are checked online, and a second image signed by the
 //! same chain is answered from the revocation cache without asking the
 //! responder again.
@@ -15,6 +16,7 @@ use provider::{item, write_settings, Provider};
 use serde_json::{json, Value};
 use testkit::layout::{e2e_layout, push_layout};
 use testkit::pki::{KeyKind, TestPki, TsaPki};
+use testkit::publish::{get_json, put_json};
 use testkit::registry::TestRegistry;
 use testkit::revocation::{RevocationAuthority, RevocationServer};
 use testkit::signer::{sign_cose, SignOptions, MEDIA_TYPE_COSE};
@@ -130,6 +132,16 @@ fn bundled_images_use_their_staples_and_online_answers_are_cached() {
     let o = vns(&["attach", &bundled]);
     assert!(o.status.success(), "{}", text(&o));
     f.authority.reinstate(&f.pki.leaf.cert).unwrap();
+    // A bundle that is not one (its artifactType changed): the image fails,
+    // although its registry signature is valid, rather than falling back.
+    let forged = f.signed_image();
+    let o = vns(&["attach", &forged]);
+    assert!(o.status.success(), "{}", text(&o));
+    let repo = forged.rsplit_once(':').unwrap().0;
+    let tag = format!("{}.notation", IMAGE_DIGEST.replace(':', "-"));
+    let mut manifest = get_json(repo, &tag).unwrap().expect("the bundle");
+    manifest["artifactType"] = json!("application/vnd.example.other");
+    put_json(repo, &tag, &manifest).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("settings.json");
@@ -144,9 +156,17 @@ fn bundled_images_use_their_staples_and_online_answers_are_cached() {
     let error = it["error"].as_str().unwrap_or_default();
     assert!(error.starts_with("REVOKED: "), "{it}");
     assert_eq!(f.responder_requests(), before, "{:?}", f.server.requests());
+    let r = server.validate(&[&forged]);
+    let it = item(&r, &forged);
+    let error = it["error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("INVALID_BUNDLE: ") && error.contains("artifactType"),
+        "{it}"
+    );
+    assert_eq!(f.responder_requests(), before, "{:?}", f.server.requests());
     assert_eq!(
         server.metric("vns_provider_signature_source_total{source=\"bundle\"}"),
-        1.0
+        2.0
     );
 
     // (b) Without a bundle: the registry's signature, revocation online.
@@ -180,7 +200,7 @@ fn bundled_images_use_their_staples_and_online_answers_are_cached() {
         server.metric("vns_provider_revocation_cache_hits_total"),
         3.0
     );
-    assert_eq!(server.metric("vns_provider_verifications_total"), 3.0);
+    assert_eq!(server.metric("vns_provider_verifications_total"), 4.0);
     assert_eq!(
         server.metric("vns_provider_signature_source_total{source=\"registry\"}"),
         2.0
