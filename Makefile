@@ -7,7 +7,7 @@ WASM_OPT := $(shell command -v wasm-opt 2>/dev/null)
 REGISTRY ?= ghcr.io/verify-notation-signatures/policies/verify-notation-signatures
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
-.PHONY: all build annotate test unit e2e fmt lint machete check-standalone publish bench demo setup clean fuzz web web-test web-screenshots image vns-static
+.PHONY: all build annotate test unit e2e fmt lint machete check-standalone publish bench demo setup clean fuzz web web-test web-screenshots image vns-static load
 
 all: build
 
@@ -110,6 +110,14 @@ bench: policy.wasm
 	  test -n "$$wasm" && CRITERION_HOME=target/criterion-wasm node --no-warnings crates/notation-verifier/benches/wasi.mjs $$wasm 'rsa_public|ecdsa_verify' --noplot --warm-up-time 1 --measurement-time 3; \
 	else echo "node is not installed: the rsa_public and ecdsa_verify comparisons in wasm are skipped"; fi
 	cargo bench --locked -p verify-notation-signatures --bench policy
+
+# Load test of `vns serve`, the Gatekeeper provider (not part of `make test`):
+# 50 HTTPS clients on loopback, up to 20,000 keys or 60 s per phase, cold and
+# warm cache, against the local registry; prints the docs/performance.md rows.
+# LOAD_PROFILE=dev reuses the test build (no release build of every crate).
+LOAD_PROFILE ?= release
+load:
+	cargo test --locked --profile $(LOAD_PROFILE) -p vns --test serve_load -- --ignored --nocapture
 
 publish: annotated-policy.wasm
 	kwctl push annotated-policy.wasm registry://$(REGISTRY):v$(VERSION)

@@ -9,7 +9,8 @@
 //! decisions, the size budget); then one per subcommand: `attach`,
 //! `sync` (attach for every tag), `verify` (the deploy gate), `inspect`,
 //! `scan` (signing posture; `posture` adds repository inventories,
-//! workloads, rotated-out keys and `report`). This file holds the command line and dispatch.
+//! workloads, rotated-out keys and `report`), `serve` (the Gatekeeper
+//! external data provider). This file holds the command line and dispatch.
 
 mod attach;
 mod auth;
@@ -19,7 +20,9 @@ mod kubeconfig;
 mod location;
 mod posture;
 mod registry;
+mod revocation_cache;
 mod scan;
+mod serve;
 mod settings_file;
 mod staple;
 mod stores;
@@ -169,6 +172,9 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         output: OutputFormat,
     },
+    /// Serve Gatekeeper's external data protocol over HTTPS (/validate,
+    /// /mutate): the policy's verdicts for Gatekeeper and Azure Policy.
+    Serve(serve::ServeArgs),
 }
 
 /// A size in bytes: `N`, `NKiB` or `NMiB`, at most the registry limit.
@@ -293,6 +299,13 @@ async fn run(cli: Cli) -> ExitCode {
         }
     };
     match &cli.command {
+        Command::Serve(args) => match serve::run(args, opts).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("vns serve: {e}");
+                ExitCode::from(EXIT_USAGE)
+            }
+        },
         Command::Attach {
             images,
             output,

@@ -11,6 +11,8 @@ use notation_verifier::bundle::{Staple, StapleKind};
 use notation_verifier::cert::Certificate;
 use notation_verifier::envelope;
 
+use crate::revocation_cache::{Kind, RevocationCache};
+
 /// OCSP answers are small; CRLs can be big but a bundle is a manifest
 /// (4 MiB in total), so larger CRLs are reported instead of stapled.
 pub const MAX_OCSP_SIZE: usize = 20 * 1024;
@@ -107,6 +109,36 @@ fn ocsp_is_definite(der: &[u8], cert: &Certificate, issuer: &Certificate) -> boo
 }
 
 pub async fn staple(client: &reqwest::Client, media_type: &str, envelope: &[u8]) -> Stapled {
+    staple_cached(client, None, media_type, envelope).await
+}
+
+/// Fetches through `cache` first (`vns serve`): an answer kept there is
+/// used as fetched, and a fetched one is kept until its nextUpdate.
+async fn fetch_cached(
+    client: &reqwest::Client,
+    cache: Option<&RevocationCache>,
+    (kind, url, request): (Kind, &str, &[u8]),
+    builder: reqwest::RequestBuilder,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Vec<u8>, String> {
+    let now = chrono::Utc::now();
+    if let Some(der) = cache.and_then(|c| c.get(kind, url, request, now)) {
+        return Ok(der);
+    }
+    let der = fetch(client, builder, limit, timeout).await?;
+    if let Some(c) = cache {
+        c.put(kind, url, request, &der, now);
+    }
+    Ok(der)
+}
+
+pub async fn staple_cached(
+    client: &reqwest::Client,
+    cache: Option<&RevocationCache>,
+    media_type: &str,
+    envelope: &[u8],
+) -> Stapled {
     let mut out = Stapled::default();
     let pairs = match pairs(media_type, envelope, &mut out.problems) {
         Ok(p) => p,
@@ -136,7 +168,8 @@ pub async fn staple(client: &reqwest::Client, media_type: &str, envelope: &[u8])
                     .post(url)
                     .header("Content-Type", "application/ocsp-request")
                     .body(request.clone());
-                match fetch(client, req, MAX_OCSP_SIZE, OCSP_TIMEOUT).await {
+                let key = (Kind::Ocsp, url.as_str(), request.as_slice());
+                match fetch_cached(client, cache, key, req, MAX_OCSP_SIZE, OCSP_TIMEOUT).await {
                     Ok(der) => {
                         // Certificates without a CRL keep even an "unknown" answer.
                         let definite =
@@ -168,7 +201,9 @@ pub async fn staple(client: &reqwest::Client, media_type: &str, envelope: &[u8])
                 ));
                 continue;
             }
-            match fetch(client, client.get(url), MAX_STAPLED_CRL_SIZE, CRL_TIMEOUT).await {
+            let key = (Kind::Crl, url.as_str(), &[][..]);
+            let get = client.get(url);
+            match fetch_cached(client, cache, key, get, MAX_STAPLED_CRL_SIZE, CRL_TIMEOUT).await {
                 Ok(der) => out.staples.push(Staple {
                     kind: StapleKind::Crl,
                     for_certificate: issuer.sha256_fingerprint(),

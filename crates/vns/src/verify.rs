@@ -13,6 +13,7 @@ use notation_verifier::verify::{Signature, VerificationInput};
 use serde::Serialize;
 
 use crate::registry::{FoundSignature, Registry};
+use crate::revocation_cache::RevocationCache;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -43,7 +44,7 @@ pub struct ImageReport {
 }
 
 impl ImageReport {
-    fn new(image: &str) -> Self {
+    pub fn new(image: &str) -> Self {
         ImageReport {
             image: image.to_string(),
             normalized: None,
@@ -60,7 +61,7 @@ impl ImageReport {
         }
     }
 
-    fn fail(mut self, status: Status, reason: ReasonCode, message: String) -> Self {
+    pub fn fail(mut self, status: Status, reason: ReasonCode, message: String) -> Self {
         self.status = status;
         self.hint = Some(reason.hint().to_string());
         self.reason = Some(reason);
@@ -84,6 +85,17 @@ pub async fn fetch(
     image: &ImageRef,
     max: usize,
 ) -> Result<Fetched, crate::registry::RegistryError> {
+    fetch_cached(registry, image, max, None).await
+}
+
+/// [`fetch`], asking `cache` before the OCSP responders and CRL
+/// distribution points (`vns serve`).
+pub async fn fetch_cached(
+    registry: &Registry,
+    image: &ImageRef,
+    max: usize,
+    cache: Option<&RevocationCache>,
+) -> Result<Fetched, crate::registry::RegistryError> {
     let descriptor = registry.resolve(image).await?;
     let mut signatures = Vec::new();
     for manifest in registry
@@ -101,7 +113,8 @@ pub async fn fetch(
     let client = crate::staple::http_client();
     let mut staples = Vec::new();
     for sig in signatures.iter().filter(|s| s.is_envelope()) {
-        let stapled = crate::staple::staple(&client, &sig.media_type, &sig.envelope).await;
+        let stapled =
+            crate::staple::staple_cached(&client, cache, &sig.media_type, &sig.envelope).await;
         for p in stapled.problems {
             tracing::info!("{}: revocation: {p}", image.normalized());
         }
@@ -148,10 +161,36 @@ pub async fn verify_image(
     image: &str,
     now: DateTime<Utc>,
 ) -> ImageReport {
+    match precheck(settings, image, now) {
+        Precheck::Decided(report) => report,
+        Precheck::NeedsRegistry(reference, report) => {
+            verify_reference(registry, settings, &reference, report, now).await
+        }
+    }
+}
+
+/// What can be decided about an image before any registry call.
+pub enum Precheck {
+    /// Invalid reference, live exception, `skip` statement or no statement.
+    Decided(ImageReport),
+    /// The image must be verified; the report carries what was found so far
+    /// (an expired exception's warning).
+    NeedsRegistry(ImageRef, ImageReport),
+}
+
+/// Reference, exceptions and trust policy scope, in the policy's order;
+/// `vns serve` runs this before resolving the digest its cache is keyed by.
+pub fn precheck(settings: &ValidatedSettings, image: &str, now: DateTime<Utc>) -> Precheck {
     let report = ImageReport::new(image);
     let reference = match ImageRef::parse(image) {
         Ok(r) => r,
-        Err(e) => return report.fail(Status::Failed, ReasonCode::InvalidReference, e.to_string()),
+        Err(e) => {
+            return Precheck::Decided(report.fail(
+                Status::Failed,
+                ReasonCode::InvalidReference,
+                e.to_string(),
+            ))
+        }
     };
     let mut report = ImageReport {
         normalized: Some(reference.normalized()),
@@ -170,7 +209,7 @@ pub async fn verify_image(
                 reason.map(|r| format!(" ({r})")).unwrap_or_default(),
                 expires.format("%Y-%m-%d %H:%M UTC")
             ));
-            return report;
+            return Precheck::Decided(report);
         }
         ExceptionMatch::Expired { exception, expired } => report.warnings.push(format!(
             "exception \"{exception}\" expired on {} and no longer applies",
@@ -190,18 +229,43 @@ pub async fn verify_image(
                 "trust policy statement \"{}\" skips verification",
                 s.name
             ));
-            return report;
+            return Precheck::Decided(report);
         }
         Ok(_) => {}
         Err(e) => {
-            return report.fail(
+            return Precheck::Decided(report.fail(
                 Status::Failed,
                 ReasonCode::NoApplicablePolicy,
                 e.to_string(),
-            )
+            ))
         }
     }
-    let fetched = match fetch(registry, &reference, settings.limits.max_signatures).await {
+    Precheck::NeedsRegistry(reference, report)
+}
+
+/// Fetches the signatures of `reference` (a digest reference resolves
+/// without reading a tag) and runs the verifier over them.
+pub async fn verify_reference(
+    registry: &Registry,
+    settings: &ValidatedSettings,
+    reference: &ImageRef,
+    report: ImageReport,
+    now: DateTime<Utc>,
+) -> ImageReport {
+    verify_reference_cached(registry, settings, reference, report, now, None).await
+}
+
+/// [`verify_reference`] with online revocation answers kept in `cache`.
+pub async fn verify_reference_cached(
+    registry: &Registry,
+    settings: &ValidatedSettings,
+    reference: &ImageRef,
+    report: ImageReport,
+    now: DateTime<Utc>,
+    cache: Option<&RevocationCache>,
+) -> ImageReport {
+    let max = settings.limits.max_signatures;
+    let fetched = match fetch_cached(registry, reference, max, cache).await {
         Ok(f) => f,
         Err(e) => {
             return report.fail(
@@ -211,9 +275,21 @@ pub async fn verify_image(
             )
         }
     };
+    report_fetched(settings, reference, &fetched, report, now)
+}
+
+/// The report of a verification over `fetched` (from the registry, or from
+/// a signature bundle in `vns serve`).
+pub fn report_fetched(
+    settings: &ValidatedSettings,
+    reference: &ImageRef,
+    fetched: &Fetched,
+    mut report: ImageReport,
+    now: DateTime<Utc>,
+) -> ImageReport {
     report.digest = Some(fetched.digest.clone());
     report.signatures_found = fetched.signatures.len();
-    let verdict = verify_fetched(settings, &reference, &fetched, now);
+    let verdict = verify_fetched(settings, reference, fetched, now);
     report.statement = verdict.statement.clone();
     report.signer = verdict
         .passing_signature()

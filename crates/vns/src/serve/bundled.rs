@@ -1,0 +1,151 @@
+//! Verification from the signature bundle (docs/signature-bundle.md), when
+//! the image has one: the envelopes and the stapled revocation material are
+//! the bundle's, read by the policy's reader, so a bundled image gets the
+//! verdict the Kubewarden policy gives it, offline.
+//!
+//! Bundle first, and then the bundle alone: when the tag
+//! `sha256-<hex>.notation` exists, signatures only in the registry do not
+//! count and no OCSP responder or CRL is asked (stale or missing staples
+//! make the revocation status unknown, as in the policy). Counting both
+//! would admit what the policy denies; the registry is read only for images
+//! without a bundle. A bundle that cannot be read fails the image
+//! (INVALID_BUNDLE), as in the policy.
+
+use chrono::{DateTime, Utc};
+use notation_verifier::bundle::{self, StapleKind};
+use notation_verifier::reference::ImageRef;
+use notation_verifier::settings::ValidatedSettings;
+use notation_verifier::verdict::ReasonCode;
+
+use crate::registry::{FoundSignature, Registry};
+use crate::verify::{self, Fetched, ImageReport, Status};
+
+/// Stapled material that goes stale within this window gets a warning, as
+/// in the policy.
+const STALE_SOON: chrono::Duration = chrono::Duration::days(1);
+
+/// The verdict from the bundle of `reference` (a digest reference), or
+/// `None` when the image has no bundle.
+pub async fn verify(
+    registry: &Registry,
+    settings: &ValidatedSettings,
+    reference: &ImageRef,
+    digest: &str,
+    report: ImageReport,
+    now: DateTime<Utc>,
+) -> Option<ImageReport> {
+    let tag = match bundle::bundle_tag(digest) {
+        Ok(t) => t,
+        Err(e) => {
+            return Some(report.fail(Status::Failed, ReasonCode::InvalidReference, e.to_string()))
+        }
+    };
+    let bundle_ref = format!("{}:{tag}", reference.repository_path());
+    let bytes = match registry.manifest(reference, &tag).await {
+        Ok((bytes, _)) => bytes,
+        Err(e) if e.is_not_found() => return None,
+        Err(e) => {
+            return Some(report.fail(
+                Status::RegistryError,
+                ReasonCode::RegistryError,
+                e.to_string(),
+            ))
+        }
+    };
+    let invalid = |report: ImageReport, message: String| {
+        report.fail(
+            Status::Failed,
+            ReasonCode::InvalidBundle,
+            format!("signature bundle {bundle_ref}: {message}; re-publish it with `vns attach`"),
+        )
+    };
+    let manifest: serde_json::Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => return Some(invalid(report, format!("not JSON: {e}"))),
+    };
+    let max = settings.limits.max_signatures;
+    let contents = match bundle::read_bundle(&manifest, digest, max) {
+        Ok(c) => c,
+        Err(e) => return Some(invalid(report, e.to_string())),
+    };
+    if contents.subject.is_none() {
+        return Some(invalid(report, "no subject descriptor".into()));
+    }
+    // The signed descriptor is the registry's (the bundle is untrusted).
+    let descriptor = match registry.resolve(reference).await {
+        Ok(d) => d,
+        Err(e) => {
+            return Some(report.fail(
+                Status::RegistryError,
+                ReasonCode::RegistryError,
+                e.to_string(),
+            ))
+        }
+    };
+    let mut layer_errors = Vec::new();
+    let mut envelopes = Vec::new();
+    for layer in contents.envelopes {
+        match layer {
+            Ok(env) => envelopes.push(env),
+            Err(e) => layer_errors.push(e.to_string()),
+        }
+    }
+    if envelopes.is_empty() && !layer_errors.is_empty() {
+        let message = format!("no usable envelope: {}", layer_errors.join("; "));
+        return Some(invalid(report, message));
+    }
+    let staples: Vec<&bundle::Staple> =
+        envelopes.iter().flat_map(|e| e.revocation.iter()).collect();
+    let mut warnings = Vec::new();
+    for staple in &staples {
+        let is_crl = staple.kind == StapleKind::Crl;
+        match notation_verifier::revocation::next_update(&staple.der, is_crl) {
+            Some(next) if next < now + STALE_SOON => warnings.push(format!(
+                "stapled {} from {} {} at {}; refresh it with `vns sync --refresh-revocation`",
+                if is_crl { "CRL" } else { "OCSP response" },
+                staple.source,
+                if next < now {
+                    "went stale"
+                } else {
+                    "goes stale"
+                },
+                next.format("%Y-%m-%d %H:%M UTC")
+            )),
+            _ => {}
+        }
+    }
+    let fetched = Fetched {
+        revocation: bundle::material_of(staples.iter().copied()),
+        digest: digest.to_string(),
+        descriptor,
+        signatures: envelopes
+            .into_iter()
+            .map(|e| FoundSignature {
+                manifest_digest: e.signature_manifest.unwrap_or(e.layer_digest),
+                media_type: e.media_type,
+                envelope: e.bytes,
+                thumbprints: None,
+            })
+            .collect(),
+    };
+    let mut report = verify::report_fetched(settings, reference, &fetched, report, now);
+    report.warnings.extend(warnings);
+    if report.status == Status::Failed {
+        if contents.truncated {
+            report.reason = Some(ReasonCode::SignatureLimitReached);
+            report.hint = Some(ReasonCode::SignatureLimitReached.hint().to_string());
+            report.message = Some(format!(
+                "the configured limit of {max} signatures was reached and none passed ({})",
+                report.message.unwrap_or_default()
+            ));
+        }
+        if !layer_errors.is_empty() {
+            report.message = Some(format!(
+                "{}; unusable bundle layers: {}",
+                report.message.unwrap_or_default(),
+                layer_errors.join("; ")
+            ));
+        }
+    }
+    Some(report)
+}
