@@ -10,6 +10,10 @@
 //! would admit what the policy denies; the registry is read only for images
 //! without a bundle. A bundle that cannot be read fails the image
 //! (INVALID_BUNDLE), as in the policy.
+//!
+//! Where the settings' `bundleLocations` send the image's bundle to another
+//! repository, it is read there, and its annotations must name this image
+//! (digest and repository), by the policy's reader rules.
 
 use chrono::{DateTime, Utc};
 use notation_verifier::bundle::{self, StapleKind};
@@ -24,24 +28,72 @@ use crate::verify::{self, Fetched, ImageReport, Status};
 /// in the policy.
 const STALE_SOON: chrono::Duration = chrono::Duration::days(1);
 
+/// Where the bundle of `reference` lives: the repository (as an image
+/// reference the registry client can use), its tag, and whether it is kept
+/// outside the image's repository (`bundleLocations`).
+pub struct BundleSite {
+    pub repository: ImageRef,
+    pub tag: String,
+    pub external: bool,
+}
+
+/// The bundle's site for `reference` at `digest`, by the first matching
+/// `bundleLocations` entry, else the image's own repository.
+pub fn site(
+    settings: &ValidatedSettings,
+    reference: &ImageRef,
+    digest: &str,
+) -> Result<BundleSite, String> {
+    match settings.bundle_location_for(&reference.normalized()) {
+        Some(location) => {
+            let whole = bundle::external_bundle_reference(
+                &location.repository,
+                reference.registry(),
+                reference.repository(),
+                digest,
+            )
+            .map_err(|e| e.to_string())?;
+            let repository = ImageRef::parse(&whole).map_err(|e| e.to_string())?;
+            let tag = repository
+                .tag()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("bundle reference {whole} has no tag"))?;
+            Ok(BundleSite {
+                repository,
+                tag,
+                external: true,
+            })
+        }
+        None => Ok(BundleSite {
+            repository: reference.clone(),
+            tag: bundle::bundle_tag(digest).map_err(|e| e.to_string())?,
+            external: false,
+        }),
+    }
+}
+
 /// The verdict from the bundle of `reference` (a digest reference), or
-/// `None` when the image has no bundle.
+/// `None` when the image has no bundle. `bundle_registry` serves `site`
+/// (the image's registry unless the bundle is kept elsewhere).
+#[allow(clippy::too_many_arguments)]
 pub async fn verify(
     registry: &Registry,
+    bundle_registry: &Registry,
+    site: Result<BundleSite, String>,
     settings: &ValidatedSettings,
     reference: &ImageRef,
     digest: &str,
     report: ImageReport,
     now: DateTime<Utc>,
 ) -> Option<ImageReport> {
-    let tag = match bundle::bundle_tag(digest) {
-        Ok(t) => t,
+    let site = match site {
+        Ok(s) => s,
         Err(e) => {
-            return Some(report.fail(Status::Failed, ReasonCode::InvalidReference, e.to_string()))
+            return Some(report.fail(Status::Failed, ReasonCode::InvalidReference, e))
         }
     };
-    let bundle_ref = format!("{}:{tag}", reference.repository_path());
-    let bytes = match registry.manifest(reference, &tag).await {
+    let bundle_ref = format!("{}:{}", site.repository.repository_path(), site.tag);
+    let bytes = match bundle_registry.manifest(&site.repository, &site.tag).await {
         Ok((bytes, _)) => bytes,
         Err(e) if e.is_not_found() => return None,
         Err(e) => {
@@ -68,7 +120,15 @@ pub async fn verify(
         Ok(c) => c,
         Err(e) => return Some(invalid(report, e.to_string())),
     };
-    if contents.subject.is_none() {
+    // Kept elsewhere, the bundle names its image in annotations (no
+    // subject: referrers are per repository); they must name this image.
+    if site.external {
+        if let Err(e) =
+            bundle::check_named_subject(&manifest, digest, &reference.repository_path())
+        {
+            return Some(invalid(report, e.to_string()));
+        }
+    } else if contents.subject.is_none() {
         return Some(invalid(report, "no subject descriptor".into()));
     }
     // The signed descriptor is the registry's (the bundle is untrusted).

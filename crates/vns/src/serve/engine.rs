@@ -323,8 +323,16 @@ impl Engine {
         // The bundle when the image has one (its verdict alone, as the
         // policy's), else the registry's signatures with online revocation.
         let digest = reference.digest().unwrap_or_default().to_string();
+        let site = super::bundled::site(settings, &reference, &digest);
+        let external = match &site {
+            Ok(s) if s.external => Some(self.registry_for(s.repository.registry())),
+            _ => None,
+        };
+        let bundle_registry: &Registry = external.as_deref().unwrap_or(registry);
         let (source, report) = match super::bundled::verify(
             registry,
+            bundle_registry,
+            site,
             settings,
             &reference,
             &digest,
