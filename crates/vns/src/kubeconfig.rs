@@ -31,6 +31,8 @@ pub struct Cluster {
     client: reqwest::Client,
     auth: Auth,
     context: String,
+    cluster: String,
+    user: String,
 }
 
 enum Auth {
@@ -254,6 +256,8 @@ impl Cluster {
             client,
             auth,
             context: context_name.to_string(),
+            cluster: cluster_name.to_string(),
+            user: user_name.to_string(),
         })
     }
 
@@ -269,11 +273,14 @@ impl Cluster {
             Auth::Bearer(token) => request.bearer_auth(token),
             Auth::Basic(user, password) => request.basic_auth(user, Some(password)),
         };
-        let at = format!("context \"{}\" ({})", self.context, self.server);
-        let response = request
-            .send()
-            .await
-            .map_err(|e| KubeError::Api(format!("{at}: {}", with_causes(&e))))?;
+        let at = format!(
+            "context \"{}\", cluster \"{}\" ({})",
+            self.context, self.cluster, self.server
+        );
+        let response = request.send().await.map_err(|e| {
+            let causes = with_causes(&e);
+            KubeError::Api(format!("{at}: {causes}{}", self.tls_hint(&causes)))
+        })?;
         let status = response.status();
         let body = response
             .bytes()
@@ -289,6 +296,25 @@ impl Cluster {
         }
         serde_json::from_slice(&body)
             .map_err(|e| KubeError::Api(format!("{at}: the answer is not JSON: {e}")))
+    }
+}
+
+impl Cluster {
+    /// What to do about a TLS failure, told by the words rustls uses for it.
+    fn tls_hint(&self, causes: &str) -> String {
+        if causes.contains("invalid peer certificate") {
+            format!(
+                "; the API server's certificate is not issued by the certificate-authority(-data) of cluster \"{}\" in the kubeconfig: fetch fresh credentials (e.g. `az aks get-credentials`), or give --trust-store-dir",
+                self.cluster
+            )
+        } else if causes.contains("CertificateRequired") || causes.contains("BadCertificate") {
+            format!(
+                "; the API server wants a client certificate it trusts: set client-certificate(-data) and client-key(-data) for user \"{}\" in the kubeconfig, or give --trust-store-dir",
+                self.user
+            )
+        } else {
+            String::new()
+        }
     }
 }
 
