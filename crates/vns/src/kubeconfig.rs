@@ -132,17 +132,22 @@ fn data_or_file(
             .map_err(|e| config_error(format!("{data_key} is not base64: {e}")));
     }
     if let Some(file) = entry[file_key].as_str() {
-        let mut path = PathBuf::from(file);
-        if path.is_relative() {
-            if let Some(base) = base {
-                path = base.join(path);
-            }
-        }
+        let path = resolve(file, base);
         return std::fs::read(&path)
             .map(Some)
             .map_err(|e| config_error(format!("{file_key} {}: {e}", path.display())));
     }
     Ok(None)
+}
+
+/// A file named in the kubeconfig: relative paths are taken from the
+/// kubeconfig's directory when one file was read.
+fn resolve(file: &str, base: Option<&Path>) -> PathBuf {
+    let path = PathBuf::from(file);
+    match base {
+        Some(base) if path.is_relative() => base.join(path),
+        _ => path,
+    }
 }
 
 impl Cluster {
@@ -218,8 +223,14 @@ impl Cluster {
         if let Some(token) = user["token"].as_str() {
             auth = Auth::Bearer(token.to_string());
         } else if let Some(file) = user["tokenFile"].as_str() {
-            let token = std::fs::read_to_string(file).map_err(|e| {
-                config_error(format!("user \"{user_name}\": tokenFile {file}: {e}"))
+            // Relative to the kubeconfig's directory, as the certificate
+            // files are (and as kubectl reads it).
+            let path = resolve(file, base);
+            let token = std::fs::read_to_string(&path).map_err(|e| {
+                config_error(format!(
+                    "user \"{user_name}\": tokenFile {}: {e}",
+                    path.display()
+                ))
             })?;
             auth = Auth::Bearer(token.trim().to_string());
         } else if let (Some(u), Some(p)) = (user["username"].as_str(), user["password"].as_str()) {
