@@ -23,6 +23,7 @@
 mod builders;
 mod certs;
 mod keys;
+mod tls;
 
 pub use builders::{unowned_rsa_spki, TestPki, TestPkiBuilder, TsaPki, TsaPkiBuilder};
 pub use certs::{default_leaf_subject, parse_dn, Cert, CertifiedKey, RevocationSources, Validity};
@@ -31,6 +32,7 @@ pub(crate) use certs::{key_identifier, x509_time};
 use keys::cached_keys;
 pub(crate) use keys::oid;
 pub use keys::{HashKind, KeyKind, PrivateKey, X509Signature};
+pub use tls::TlsCa;
 
 /// Why something in the PKI could not be produced.
 #[derive(Debug, thiserror::Error)]

@@ -14,7 +14,7 @@ pub enum AttachOutcome {
     /// A new or changed bundle was pushed.
     Bundled {
         digest: String,
-        tag: String,
+        bundle: BundleAt,
         signatures: usize,
         /// The bundle manifest it replaced, deleted or kept.
         superseded: Option<crate::hygiene::Superseded>,
@@ -22,11 +22,33 @@ pub enum AttachOutcome {
     /// The bundle already lists exactly these signatures.
     Unchanged {
         digest: String,
-        tag: String,
+        bundle: BundleAt,
         signatures: usize,
     },
     /// The image has no Notation signature: nothing was pushed.
     Unsigned { digest: String },
+}
+
+/// Where a bundle is: its full reference, and whether that is another
+/// repository than the image's (bundleLocations / `--bundle-repository`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleAt {
+    /// `registry/repository:tag`.
+    pub reference: String,
+    pub tag: String,
+    pub external: bool,
+}
+
+impl std::fmt::Display for BundleAt {
+    /// `:tag` beside the image; the full reference when it is elsewhere,
+    /// where `:tag` alone would send the reader to the wrong repository.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.external {
+            f.write_str(&self.reference)
+        } else {
+            write!(f, ":{}", self.tag)
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +156,11 @@ pub async fn attach(
     let subject = registry.resolve(&image).await?;
     let target = locations.target(&image, &subject.digest)?;
     let tag = target.tag.clone();
+    let bundle_at = BundleAt {
+        reference: format!("{}:{tag}", target.image.repository_path()),
+        tag: tag.clone(),
+        external: target.is_external(),
+    };
     let client = options.staple.then(crate::staple::http_client);
     let layers =
         current_layers(registry, &image, &subject.digest, client.as_ref(), problems).await?;
@@ -158,7 +185,7 @@ pub async fn attach(
             None => {
                 return Ok(AttachOutcome::Unchanged {
                     digest: subject.digest,
-                    tag,
+                    bundle: bundle_at,
                     signatures: layers.len(),
                 })
             }
@@ -187,7 +214,7 @@ pub async fn attach(
     };
     Ok(AttachOutcome::Bundled {
         digest: subject.digest,
-        tag,
+        bundle: bundle_at,
         signatures: layers.len(),
         superseded,
     })

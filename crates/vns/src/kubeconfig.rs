@@ -31,6 +31,8 @@ pub struct Cluster {
     client: reqwest::Client,
     auth: Auth,
     context: String,
+    cluster: String,
+    user: String,
 }
 
 enum Auth {
@@ -130,17 +132,22 @@ fn data_or_file(
             .map_err(|e| config_error(format!("{data_key} is not base64: {e}")));
     }
     if let Some(file) = entry[file_key].as_str() {
-        let mut path = PathBuf::from(file);
-        if path.is_relative() {
-            if let Some(base) = base {
-                path = base.join(path);
-            }
-        }
+        let path = resolve(file, base);
         return std::fs::read(&path)
             .map(Some)
             .map_err(|e| config_error(format!("{file_key} {}: {e}", path.display())));
     }
     Ok(None)
+}
+
+/// A file named in the kubeconfig: relative paths are taken from the
+/// kubeconfig's directory when one file was read.
+fn resolve(file: &str, base: Option<&Path>) -> PathBuf {
+    let path = PathBuf::from(file);
+    match base {
+        Some(base) if path.is_relative() => base.join(path),
+        _ => path,
+    }
 }
 
 impl Cluster {
@@ -216,8 +223,14 @@ impl Cluster {
         if let Some(token) = user["token"].as_str() {
             auth = Auth::Bearer(token.to_string());
         } else if let Some(file) = user["tokenFile"].as_str() {
-            let token = std::fs::read_to_string(file).map_err(|e| {
-                config_error(format!("user \"{user_name}\": tokenFile {file}: {e}"))
+            // Relative to the kubeconfig's directory, as the certificate
+            // files are (and as kubectl reads it).
+            let path = resolve(file, base);
+            let token = std::fs::read_to_string(&path).map_err(|e| {
+                config_error(format!(
+                    "user \"{user_name}\": tokenFile {}: {e}",
+                    path.display()
+                ))
             })?;
             auth = Auth::Bearer(token.trim().to_string());
         } else if let (Some(u), Some(p)) = (user["username"].as_str(), user["password"].as_str()) {
@@ -254,6 +267,8 @@ impl Cluster {
             client,
             auth,
             context: context_name.to_string(),
+            cluster: cluster_name.to_string(),
+            user: user_name.to_string(),
         })
     }
 
@@ -269,11 +284,14 @@ impl Cluster {
             Auth::Bearer(token) => request.bearer_auth(token),
             Auth::Basic(user, password) => request.basic_auth(user, Some(password)),
         };
-        let at = format!("context \"{}\" ({})", self.context, self.server);
-        let response = request
-            .send()
-            .await
-            .map_err(|e| KubeError::Api(format!("{at}: {}", with_causes(&e))))?;
+        let at = format!(
+            "context \"{}\", cluster \"{}\" ({})",
+            self.context, self.cluster, self.server
+        );
+        let response = request.send().await.map_err(|e| {
+            let causes = with_causes(&e);
+            KubeError::Api(format!("{at}: {causes}{}", self.tls_hint(&causes)))
+        })?;
         let status = response.status();
         let body = response
             .bytes()
@@ -289,6 +307,25 @@ impl Cluster {
         }
         serde_json::from_slice(&body)
             .map_err(|e| KubeError::Api(format!("{at}: the answer is not JSON: {e}")))
+    }
+}
+
+impl Cluster {
+    /// What to do about a TLS failure, told by the words rustls uses for it.
+    fn tls_hint(&self, causes: &str) -> String {
+        if causes.contains("invalid peer certificate") {
+            format!(
+                "; the API server's certificate is not issued by the certificate-authority(-data) of cluster \"{}\" in the kubeconfig: fetch fresh credentials (e.g. `az aks get-credentials`), or give --trust-store-dir",
+                self.cluster
+            )
+        } else if causes.contains("CertificateRequired") || causes.contains("BadCertificate") {
+            format!(
+                "; the API server wants a client certificate it trusts: set client-certificate(-data) and client-key(-data) for user \"{}\" in the kubeconfig, or give --trust-store-dir",
+                self.user
+            )
+        } else {
+            String::new()
+        }
     }
 }
 

@@ -343,7 +343,7 @@ async fn run(cli: Cli) -> ExitCode {
                 let line = match &result {
                     Ok(attach::AttachOutcome::Bundled {
                         digest,
-                        tag,
+                        bundle,
                         signatures,
                         superseded,
                     }) => {
@@ -354,14 +354,14 @@ async fn run(cli: Cli) -> ExitCode {
                             .as_ref()
                             .map(|s| format!("; {}", s.describe()))
                             .unwrap_or_default();
-                        format!("bundled   {image} ({digest}): {signatures} signature(s) in :{tag}{replaced}")
+                        format!("bundled   {image} ({digest}): {signatures} signature(s) in {bundle}{replaced}")
                     }
                     Ok(attach::AttachOutcome::Unchanged {
                         digest,
-                        tag,
+                        bundle,
                         signatures,
                     }) => {
-                        format!("unchanged {image} ({digest}): :{tag} already lists its {signatures} signature(s)")
+                        format!("unchanged {image} ({digest}): {bundle} already lists its {signatures} signature(s)")
                     }
                     Ok(attach::AttachOutcome::Unsigned { digest }) => {
                         code = code.max(EXIT_FAILED);
@@ -379,7 +379,15 @@ async fn run(cli: Cli) -> ExitCode {
                 if *output == OutputFormat::Human {
                     println!("{line}");
                 }
-                results.push(serde_json::json!({"image": image, "result": line}));
+                let mut entry = serde_json::json!({"image": image, "result": line});
+                if let Ok(
+                    attach::AttachOutcome::Bundled { bundle, .. }
+                    | attach::AttachOutcome::Unchanged { bundle, .. },
+                ) = &result
+                {
+                    entry["bundle"] = serde_json::json!(bundle.reference);
+                }
+                results.push(entry);
             }
             if *output == OutputFormat::Json {
                 print_json(&results);

@@ -92,6 +92,7 @@ fn attach_writes_the_bundle_to_the_bundle_registry_and_the_policy_reads_it_there
     ]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).starts_with("bundled"), "{}", text(&o));
+    let attached = text(&o);
     assert_eq!(
         tags(&repo),
         before,
@@ -101,6 +102,10 @@ fn attach_writes_the_bundle_to_the_bundle_registry_and_the_policy_reads_it_there
     let (host, path) = repo.split_once('/').unwrap();
     let external = format!("{bundle_root}/{}/{path}", host.replace(':', "_"));
     let tag = format!("{}.notation", digest.replace(':', "-"));
+    // The output names the bundle's full reference: `:tag` alone would
+    // point at the image's repository, where there is none.
+    let reference = format!("{external}:{tag}");
+    assert!(attached.contains(&format!(" in {reference}")), "{attached}");
     let bundle = get_json(&external, &tag)
         .unwrap()
         .expect("the bundle is in the bundle registry");
@@ -118,8 +123,22 @@ fn attach_writes_the_bundle_to_the_bundle_registry_and_the_policy_reads_it_there
     assert!(accepted, "{message}");
 
     // Idempotent, and `--bundle-repository` names the same place.
-    let o = vns(&["attach", &image, "--bundle-repository", &bundle_root]);
-    assert!(text(&o).starts_with("unchanged"), "{}", text(&o));
+    let o = vns(&[
+        "attach",
+        &image,
+        "--bundle-repository",
+        &bundle_root,
+        "--output",
+        "json",
+    ]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
+    assert_eq!(report[0]["bundle"], reference.as_str(), "{report}");
+    let line = report[0]["result"].as_str().unwrap();
+    assert!(
+        line.starts_with("unchanged") && line.contains(&format!("{reference} already lists")),
+        "{line}"
+    );
     assert_eq!(tags(&repo), before);
 
     // A bundle that names another digest or another repository is refused.

@@ -50,6 +50,18 @@ async fn a_token_user_reads_an_object_from_the_current_context() {
 }
 
 #[tokio::test]
+async fn a_relative_token_file_is_read_beside_the_kubeconfig() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token"), "fr0m-f1le\n").unwrap();
+    let (server, head) = serve_once("200 OK", r#"{"kind":"ConfigMap"}"#);
+    let user = serde_json::json!({"tokenFile": "token"});
+    let cluster = Cluster::from_config(&config(&server, user), Some(dir.path())).unwrap();
+    cluster.get("configmaps", "kw", "roots").await.unwrap();
+    let head = head.join().unwrap().to_ascii_lowercase();
+    assert!(head.contains("authorization: bearer fr0m-f1le"), "{head}");
+}
+
+#[tokio::test]
 async fn an_exec_plugin_supplies_the_token_and_api_errors_carry_the_status_message() {
     let (server, head) = serve_once(
         "403 Forbidden",
