@@ -226,6 +226,11 @@ fn refresh_pushes_only_when_the_staples_change_or_near_their_next_update() {
     authority.set_freshness(Duration::minutes(-1), Duration::hours(12));
     let o = vns(&["attach", &format!("{repo}:v1")]);
     assert!(o.status.success(), "{}", text(&o));
+    // Still within a day of nextUpdate, and later than the stapled one (a
+    // refresh never swaps material for some that goes stale no later;
+    // nextUpdate has whole seconds, so the same window fetched within the
+    // same second would not be later).
+    authority.set_freshness(Duration::minutes(-1), Duration::hours(13));
     let (_, summary, out) = sync_json(&repo, &["--refresh-revocation"]);
     assert_eq!(summary["bundled"], 1, "near nextUpdate: pushed. {out}");
     assert_eq!(summary["deleted"], 1, "{summary}");
