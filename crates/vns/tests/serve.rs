@@ -281,7 +281,17 @@ fn a_registry_that_is_down_or_hangs_gives_item_errors_within_the_deadline() {
         "{r}"
     );
     assert!(server.metric("vns_provider_deadline_exceeded_total") >= 1.0);
-    assert!(server.metric("vns_provider_registry_errors_total") >= 1.0);
+    // The refused connection's verification goes on past a missed deadline
+    // (on a loaded machine its retries can outlast it) and is counted when
+    // it ends.
+    let counted = Instant::now();
+    while server.metric("vns_provider_registry_errors_total") < 1.0 {
+        assert!(
+            counted.elapsed() < Duration::from_secs(30),
+            "no registry error counted"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     // Registry errors are not cached: asked again, the registry is asked again.
     let r = server.validate(&[&down]);
     assert!(item(&r, &down)["error"]
