@@ -46,20 +46,30 @@ fn serve_reads_the_bundle_where_bundle_locations_say() {
     assert!(o.status.success(), "{}", text(&o));
     let r = provider.validate(&[&image]);
     assert_eq!(item(&r, &image)["value"]["verdict"], "verified", "{r}");
-    assert_eq!(provider.metric(FROM_BUNDLE), 1.0, "the external bundle decided");
+    assert_eq!(
+        provider.metric(FROM_BUNDLE),
+        1.0,
+        "the external bundle decided"
+    );
     assert_eq!(provider.metric(FROM_REGISTRY), 1.0);
 
     // The external bundle now names another digest: the image fails, and
     // the registry's valid signature does not rescue it.
     let (host, path_in_registry) = repo.split_once('/').unwrap();
-    let external = format!("{bundle_root}/{}/{path_in_registry}", host.replace(':', "_"));
+    let external = format!(
+        "{bundle_root}/{}/{path_in_registry}",
+        host.replace(':', "_")
+    );
     let tag = format!("{}.notation", digest.replace(':', "-"));
     let mut bundle = get_json(&external, &tag).unwrap().expect("bundle written");
     bundle["annotations"]["dev.vns.notation.subject.digest"] =
         json!(format!("sha256:{}", "0".repeat(64)));
     put_json(&external, &tag, &bundle).unwrap();
     let r = provider.validate(&[&image]);
-    let error = item(&r, &image)["error"].as_str().unwrap_or_default().to_string();
+    let error = item(&r, &image)["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(
         error.starts_with("INVALID_BUNDLE") && error.contains("dev.vns.notation.subject.digest"),
         "{r}"

@@ -88,9 +88,7 @@ pub async fn verify(
 ) -> Option<ImageReport> {
     let site = match site {
         Ok(s) => s,
-        Err(e) => {
-            return Some(report.fail(Status::Failed, ReasonCode::InvalidReference, e))
-        }
+        Err(e) => return Some(report.fail(Status::Failed, ReasonCode::InvalidReference, e)),
     };
     let bundle_ref = format!("{}:{}", site.repository.repository_path(), site.tag);
     let bytes = match bundle_registry.manifest(&site.repository, &site.tag).await {
@@ -123,8 +121,7 @@ pub async fn verify(
     // Kept elsewhere, the bundle names its image in annotations (no
     // subject: referrers are per repository); they must name this image.
     if site.external {
-        if let Err(e) =
-            bundle::check_named_subject(&manifest, digest, &reference.repository_path())
+        if let Err(e) = bundle::check_named_subject(&manifest, digest, &reference.repository_path())
         {
             return Some(invalid(report, e.to_string()));
         }
