@@ -184,11 +184,8 @@ fn verify<P: Modulus<L>, N: Modulus<L>, const L: usize>(
     let g_digits = wnaf(&u1.to_be_bytes(), G_WIDTH);
     let q_digits = wnaf(&u2.to_be_bytes(), Q_WIDTH);
     let q_table = odd_multiples::<P, L, Q_TABLE>(&q).ok_or_else(Error::new)?;
-    let point = interleaved(&[
-        (&g_digits, &curve.generator[..]),
-        (&q_digits, &q_table[..]),
-    ])
-    .ok_or_else(Error::new)?;
+    let point = interleaved(&[(&g_digits, &curve.generator[..]), (&q_digits, &q_table[..])])
+        .ok_or_else(Error::new)?;
     if point.is_infinity() {
         return Err(Error::new());
     }

@@ -8,9 +8,9 @@ use spki::SubjectPublicKeyInfoRef;
 use x509_cert::spki::AlgorithmIdentifierOwned;
 
 use super::algorithm::X509Scheme;
-use super::{ec, ecdsa_verify};
 use super::rsa_padding::{verify_pkcs1v15, verify_pss};
 use super::rsa_public::{self, RsaPublic};
+use super::{ec, ecdsa_verify};
 use super::{oid, CryptoError, PssSalt, SignatureAlgorithm};
 
 /// An RSA public key, checked and precomputed for verification when parsed.

@@ -21,6 +21,9 @@ use std::marker::PhantomData;
 
 pub(super) const LIMB_BITS: u32 = 29;
 const MASK: u64 = (1 << LIMB_BITS) - 1;
+/// The column bound (see [`Residue::reduce`]) holds up to 16 limbs (464
+/// bits); P-384 needs 14.
+const MAX_LIMBS: usize = 16;
 
 /// A prime modulus of at most `8 * BYTES` bits in `L` limbs of 29 bits, with
 /// room to spare: 2·modulus < 2^(29·L), so sums of two reduced values and
@@ -33,6 +36,8 @@ pub(crate) trait Modulus<const L: usize>: Copy + 'static {
     const LIMBS: [u64; L] = limbs_from_hex(Self::HEX);
     /// -modulus^-1 mod 2^29 (1 for both field primes, which are -1 mod 2^32).
     const N0_INV: u64 = neg_inverse(Self::LIMBS[0]);
+    /// Evaluated (at compile time) by every reduction: the column bound.
+    const FITS: () = assert!(L <= MAX_LIMBS, "too many limbs for one u64 column");
     /// R mod modulus, R = 2^(29·L): one in Montgomery form.
     const R1: [u64; L] = power_of_r(&Self::LIMBS, 1);
     /// R^2 mod modulus: converts into Montgomery form.
@@ -257,16 +262,17 @@ impl<M: Modulus<L>, const L: usize> Residue<M, L> {
         self.mul(&Self::from_limbs(one))
     }
 
+    #[inline]
     pub(super) fn add(&self, other: &Self) -> Self {
-        // Both below M, so the sum is below 2M < 2^(29L).
+        // Both below M, so the sum is below 2M < 2^(29L); subtracting M
+        // borrows exactly when the sum was already below M (no comparison
+        // loop: straight-line code).
         let sum = add_raw(&self.limbs, &other.limbs);
-        Self::from_limbs(if less_than(&sum, &M::LIMBS) {
-            sum
-        } else {
-            sub(&sum, &M::LIMBS).0
-        })
+        let (reduced, borrowed) = sub(&sum, &M::LIMBS);
+        Self::from_limbs(if borrowed { sum } else { reduced })
     }
 
+    #[inline]
     pub(super) fn sub(&self, other: &Self) -> Self {
         let (difference, borrowed) = sub(&self.limbs, &other.limbs);
         Self::from_limbs(if borrowed {
@@ -287,68 +293,64 @@ impl<M: Modulus<L>, const L: usize> Residue<M, L> {
     }
 
     /// Montgomery product `a·b·R^-1 mod M`.
+    #[inline]
     pub(super) fn mul(&self, other: &Self) -> Self {
         let (a, b) = (&self.limbs, &other.limbs);
-        self.reduce_columns(|i, from| {
-            let mut column = 0u64;
-            for j in from..=i.min(L - 1) {
-                column += a[j] * b[i - j];
+        // Operand scanning into uncarried columns: t_k = Σ a_i·b_j over
+        // i + j = k. Constant trip counts, so the compiler unrolls it.
+        let mut t = [0u64; 2 * MAX_LIMBS];
+        for i in 0..L {
+            for j in 0..L {
+                t[i + j] += a[i] * b[j];
             }
-            column
-        })
+        }
+        Self::reduce(t)
     }
 
-    /// Montgomery square: each cross product a_j·a_k (j < k) once, doubled.
+    /// Montgomery square: each cross product a_i·a_j (i < j) once, with 2·a_i
+    /// (below 2^30, so the product stays below 2^59: the column bound holds).
+    #[inline]
     pub(super) fn square(&self) -> Self {
         let a = &self.limbs;
-        self.reduce_columns(|i, from| {
-            let mut cross = 0u64;
-            let mut j = from;
-            while 2 * j < i {
-                cross += a[j] * a[i - j];
-                j += 1;
+        let mut t = [0u64; 2 * MAX_LIMBS];
+        for i in 0..L {
+            t[2 * i] += a[i] * a[i];
+            let twice = 2 * a[i];
+            for j in i + 1..L {
+                t[i + j] += twice * a[j];
             }
-            let middle = if i % 2 == 0 { a[i / 2] * a[i / 2] } else { 0 };
-            2 * cross + middle
-        })
+        }
+        Self::reduce(t)
     }
 
-    /// Product scanning with the Montgomery reduction folded in: column i of
-    /// the product is `product(i, from)` (terms a_j b_(i-j) with j ≥ from),
-    /// plus m_j·M_(i-j); m_i makes the low column zero and is shifted out;
-    /// columns L..2L are the result, below 2M (R > 4M), so one conditional
-    /// subtraction makes it canonical. A column is at most 2L products below
-    /// 2^58 plus a carry below 2^35: below 2^64 for L ≤ 16.
+    /// Montgomery reduction of uncarried columns `t` (2L of them, each a sum
+    /// of at most L products below 2^58): for each low column, m_i = t_i·(−M^-1)
+    /// mod 2^29 makes it divisible by 2^29 once m_i·M is added, and its carry
+    /// moves up. A column then holds at most 2L products below 2^58 plus a
+    /// carry below 2^35: below 2^64 for L ≤ 16. The high half, carried, is
+    /// below 2M (R > 4M), so one conditional subtraction makes it canonical.
     #[inline(always)]
-    fn reduce_columns(&self, product: impl Fn(usize, usize) -> u64) -> Self {
+    fn reduce(mut t: [u64; 2 * MAX_LIMBS]) -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = M::FITS;
         let n = &M::LIMBS;
-        let mut m = [0u64; L];
-        let mut out = [0u64; L];
-        let mut acc = 0u64;
         for i in 0..L {
-            acc += product(i, 0);
-            for j in 0..i {
-                acc += m[j] * n[i - j];
+            let m = t[i].wrapping_mul(M::N0_INV) & MASK;
+            for j in 0..L {
+                t[i + j] += m * n[j];
             }
-            let mi = acc.wrapping_mul(M::N0_INV) & MASK;
-            m[i] = mi;
-            acc = (acc + mi * n[0]) >> LIMB_BITS;
+            t[i + 1] += t[i] >> LIMB_BITS;
         }
-        for i in L..2 * L {
-            let from = i + 1 - L;
-            acc += product(i, from);
-            for j in from..L {
-                acc += m[j] * n[i - j];
-            }
-            out[i - L] = acc & MASK;
-            acc >>= LIMB_BITS;
+        let mut out = [0u64; L];
+        let mut carry = 0u64;
+        for i in 0..L {
+            let v = t[L + i] + carry;
+            out[i] = v & MASK;
+            carry = v >> LIMB_BITS;
         }
-        // acc is the bit 29L of a value below 2M < 2^(29L): zero.
-        Self::from_limbs(if acc == 0 && less_than(&out, n) {
-            out
-        } else {
-            sub(&out, n).0
-        })
+        // carry is bit 29L of a value below 2M < 2^(29L): zero.
+        let (reduced, borrowed) = sub(&out, n);
+        Self::from_limbs(if carry == 0 && borrowed { out } else { reduced })
     }
 
     /// `self^-1` for a plain (not Montgomery) value, `None` for zero: the

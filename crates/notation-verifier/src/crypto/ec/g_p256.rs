@@ -4,7 +4,7 @@
 //! curve crate (`VNS_UPDATE_TABLES=1` rewrites this file).
 
 use super::point::Affine;
-use super::{P256Field, P256_LIMBS, G_TABLE};
+use super::{P256Field, G_TABLE, P256_LIMBS};
 
 pub(super) static TABLE: [Affine<P256Field, P256_LIMBS>; G_TABLE] = [
     // 1G

@@ -4,7 +4,7 @@
 //! curve crate (`VNS_UPDATE_TABLES=1` rewrites this file).
 
 use super::point::Affine;
-use super::{P384Field, P384_LIMBS, G_TABLE};
+use super::{P384Field, G_TABLE, P384_LIMBS};
 
 pub(super) static TABLE: [Affine<P384Field, P384_LIMBS>; G_TABLE] = [
     // 1G

@@ -163,13 +163,7 @@ impl<P: Modulus<L>, const L: usize> Jacobian<P, L> {
         let v = u1.mul(&i);
         let x = r.square().sub(&j).sub(&v.double());
         let y = r.mul(&v.sub(&x)).sub(&s1.mul(&j).double());
-        let z = self
-            .z
-            .add(&other.z)
-            .square()
-            .sub(&z1z1)
-            .sub(&z2z2)
-            .mul(&h);
+        let z = self.z.add(&other.z).square().sub(&z1z1).sub(&z2z2).mul(&h);
         Jacobian { x, y, z }
     }
 

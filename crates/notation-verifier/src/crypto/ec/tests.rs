@@ -293,5 +293,23 @@ macro_rules! curve_tests {
     };
 }
 
-curve_tests!(p256_points, p256, P256Field, P256Order, P256_LIMBS, P256, verify_p256, "g_p256.rs");
-curve_tests!(p384_points, p384, P384Field, P384Order, P384_LIMBS, P384, verify_p384, "g_p384.rs");
+curve_tests!(
+    p256_points,
+    p256,
+    P256Field,
+    P256Order,
+    P256_LIMBS,
+    P256,
+    verify_p256,
+    "g_p256.rs"
+);
+curve_tests!(
+    p384_points,
+    p384,
+    P384Field,
+    P384Order,
+    P384_LIMBS,
+    P384,
+    verify_p384,
+    "g_p384.rs"
+);
