@@ -7,7 +7,7 @@ WASM_OPT := $(shell command -v wasm-opt 2>/dev/null)
 REGISTRY ?= ghcr.io/verify-notation-signatures/policies/verify-notation-signatures
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
-.PHONY: all build annotate test unit e2e fmt lint machete check-standalone publish bench demo setup clean fuzz web web-test web-screenshots image vns-static
+.PHONY: all build annotate test unit e2e fmt lint machete check-standalone publish bench bench-engine test-wasm demo setup clean fuzz web web-test web-screenshots image vns-static
 
 all: build
 
@@ -110,6 +110,24 @@ bench: policy.wasm
 	  test -n "$$wasm" && CRITERION_HOME=target/criterion-wasm node --no-warnings crates/notation-verifier/benches/wasi.mjs $$wasm 'rsa_public|ecdsa_verify' --noplot --warm-up-time 1 --measurement-time 3; \
 	else echo "node is not installed: the rsa_public and ecdsa_verify comparisons in wasm are skipped"; fi
 	cargo bench --locked -p verify-notation-signatures --bench policy
+	$(MAKE) test-wasm
+	$(MAKE) bench-engine
+
+# The verifier's crypto unit tests (our RSA and ECDSA arithmetic against the
+# RustCrypto crates, the full sweeps of optimised builds) compiled for
+# wasm32-wasip1 and run under Node's WASI: the same code the policy runs.
+# Skips, saying why, when node is not installed.
+test-wasm:
+	@if command -v node >/dev/null; then \
+	  wasm=$$(cargo test --locked -p notation-verifier --lib --release --target $(WASM_TARGET) --no-run --message-format=json | sed -n 's/.*"executable":"\([^"]*\.wasm\)".*/\1/p' | tail -1); \
+	  test -n "$$wasm" && node --no-warnings crates/notation-verifier/benches/wasi.mjs --run $$wasm 'crypto::'; \
+	else echo "SKIPPED test-wasm: node is not installed (the crypto tests in wasm need Node's WASI)"; fi
+
+# The built module in Kubewarden's engine: kwctl bench on Pods signed at
+# bench time, pushed to a local registry, against the performance budgets
+# (scripts/bench-engine.sh; skipped with a message when kwctl is absent).
+bench-engine: policy.wasm
+	bash scripts/bench-engine.sh policy.wasm
 
 publish: annotated-policy.wasm
 	kwctl push annotated-policy.wasm registry://$(REGISTRY):v$(VERSION)

@@ -255,7 +255,8 @@ impl<M: Modulus<L>, const L: usize> Residue<M, L> {
         self.mul(&Self::from_limbs(M::R2))
     }
 
-    /// Montgomery form to plain value.
+    /// Montgomery form to plain value (the tests' conversions).
+    #[cfg(test)]
     pub(super) fn from_montgomery(self) -> Self {
         let mut one = [0u64; L];
         one[0] = 1;
