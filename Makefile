@@ -114,12 +114,14 @@ bench: policy.wasm
 	$(MAKE) bench-engine
 
 # The verifier's crypto unit tests (our RSA and ECDSA arithmetic against the
-# RustCrypto crates, the full sweeps of optimised builds) compiled for
-# wasm32-wasip1 and run under Node's WASI: the same code the policy runs.
-# Skips, saying why, when node is not installed.
+# RustCrypto crates) compiled for wasm32-wasip1 and run under Node's WASI: the
+# policy's target, with overflow checks on. The debug build runs the short
+# sweeps (a few minutes); `cargo test --release` there runs 300 keys per
+# curve, which in wasm takes most of an hour (the reference crates are slow
+# there). Skips, saying why, when node is not installed.
 test-wasm:
 	@if command -v node >/dev/null; then \
-	  wasm=$$(cargo test --locked -p notation-verifier --lib --release --target $(WASM_TARGET) --no-run --message-format=json | sed -n 's/.*"executable":"\([^"]*\.wasm\)".*/\1/p' | tail -1); \
+	  wasm=$$(cargo test --locked -p notation-verifier --lib --target $(WASM_TARGET) --no-run --message-format=json | sed -n 's/.*"executable":"\([^"]*\.wasm\)".*/\1/p' | tail -1); \
 	  test -n "$$wasm" && node --no-warnings crates/notation-verifier/benches/wasi.mjs --run $$wasm 'crypto::'; \
 	else echo "SKIPPED test-wasm: node is not installed (the crypto tests in wasm need Node's WASI)"; fi
 

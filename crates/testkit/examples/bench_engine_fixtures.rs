@@ -123,12 +123,22 @@ fn main() -> Result<(), Failure> {
     write(&out, "skip", &pod_request(&[skipped]), &skip)?;
 
     let one = e2e_signed(&format!("{registry}/bench/e2e"))?;
-    write(&out, "rsa2048-e2e", &pod_request(&[one]), &trusting(&e2e_cert))?;
+    write(
+        &out,
+        "rsa2048-e2e",
+        &pod_request(&[one]),
+        &trusting(&e2e_cert),
+    )?;
 
     let five = (0..5)
         .map(|i| e2e_signed(&format!("{registry}/bench/e2e-{i}")))
         .collect::<Result<Vec<_>, _>>()?;
-    write(&out, "rsa2048-e2e-5", &pod_request(&five), &trusting(&e2e_cert))?;
+    write(
+        &out,
+        "rsa2048-e2e-5",
+        &pod_request(&five),
+        &trusting(&e2e_cert),
+    )?;
 
     for (row, kind) in [
         ("rsa3072-chain", KeyKind::Rsa3072),
