@@ -141,7 +141,7 @@ demo: setup policy.wasm
 
 # Each fuzz target for FUZZ_SECONDS, seeded from the Notation vectors (needs cargo-fuzz).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := jws_envelope cose_envelope certificate_chain timestamp_token revocation_material trust_policy policy_settings bundle_manifest policy_validate inspect_envelope
+FUZZ_TARGETS := jws_envelope cose_envelope certificate_chain timestamp_token revocation_material trust_policy policy_settings bundle_manifest policy_validate inspect_envelope ecdsa_differential
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p fuzz/corpus/$$t; \

@@ -257,7 +257,7 @@ impl<M: Modulus<L>, const L: usize> Residue<M, L> {
 
     /// Montgomery form to plain value (the tests' conversions).
     #[cfg(test)]
-    pub(super) fn from_montgomery(self) -> Self {
+    pub(super) fn out_of_montgomery(self) -> Self {
         let mut one = [0u64; L];
         one[0] = 1;
         self.mul(&Self::from_limbs(one))

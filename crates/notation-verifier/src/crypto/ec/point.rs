@@ -170,7 +170,7 @@ impl<P: Modulus<L>, const L: usize> Jacobian<P, L> {
     /// The affine point, `None` at infinity (the tests compare points;
     /// verification compares X with r·Z² instead).
     #[cfg(test)]
-    pub(super) fn to_affine(&self) -> Option<Affine<P, L>> {
+    pub(super) fn to_affine(self) -> Option<Affine<P, L>> {
         let z_inv = self.z.invert()?;
         let z_inv2 = z_inv.square();
         Some(Affine {

@@ -67,7 +67,7 @@ fn field_matches_big_integers<M: Modulus<L>, const L: usize>() {
     for a in &values {
         let (ab, am) = (big(a), big(&a.to_montgomery()));
         assert_eq!(am, &ab * &r % &m);
-        assert_eq!(a.to_montgomery().from_montgomery(), *a);
+        assert_eq!(a.to_montgomery().out_of_montgomery(), *a);
         assert_eq!(big(&a.square()), &ab * &ab * &r_inv % &m);
         assert_eq!(big(&a.neg()), (&m - &ab) % &m);
         match a.invert_plain() {
@@ -123,8 +123,8 @@ macro_rules! curve_tests {
                     return ProjectivePoint::IDENTITY;
                 };
                 let mut sec1 = vec![4u8];
-                sec1.extend(a.x.from_montgomery().to_be_bytes());
-                sec1.extend(a.y.from_montgomery().to_be_bytes());
+                sec1.extend(a.x.out_of_montgomery().to_be_bytes());
+                sec1.extend(a.y.out_of_montgomery().to_be_bytes());
                 let point = $curve::EncodedPoint::from_bytes(&sec1).expect("sec1");
                 ProjectivePoint::from(
                     Option::<AffinePoint>::from(AffinePoint::from_encoded_point(&point))
