@@ -2,8 +2,8 @@
 //! wasm32 (the policy's target), where the curve crates' 32-bit fiat-crypto
 //! field code made a P-256 verification 13x openssl's.
 //!
-//! - [`field`]: arithmetic mod p and mod n in 29-bit limbs (product
-//!   scanning Montgomery, carries once per column; binary-GCD inversion);
+//! - [`field`]: arithmetic mod p and mod n in 29-bit limbs (Montgomery,
+//!   uncarried columns, carries once per column; binary-GCD inversion);
 //! - [`point`]: Jacobian coordinates with the a = −3 doubling and mixed
 //!   additions against affine tables, exceptional cases handled;
 //! - `g_p256`, `g_p384`: the generator's odd multiples G..127G, affine,

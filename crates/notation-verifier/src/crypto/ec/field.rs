@@ -1,7 +1,12 @@
 //! Arithmetic modulo a fixed odd prime (a curve's field prime p or its
 //! group order n), written for wasm32: 29-bit limbs in u64 words,
-//! Montgomery multiplication by product scanning with the reduction folded
-//! into each column, as `rsa_public/product_scanning.rs` does for RSA.
+//! Montgomery multiplication: the product into uncarried columns (operand
+//! scanning), then the reduction word by word, carrying once per column.
+//! `rsa_public/product_scanning.rs` uses the same limbs for RSA; here, with
+//! a fixed size, operand scanning unrolls into straight-line code (the
+//! column loops of product scanning, with bounds that depend on the column,
+//! were left as loops: 4.37M instructions per P-256 verification in V8
+//! against 2.28M now).
 //!
 //! Why 29 bits: wasm32 has a 64x64->64 multiply (one instruction in the
 //! engines) but no 64x64->128 one. With limbs below 2^29 a product is below
