@@ -7,7 +7,7 @@ WASM_OPT := $(shell command -v wasm-opt 2>/dev/null)
 REGISTRY ?= ghcr.io/verify-notation-signatures/policies/verify-notation-signatures
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
-.PHONY: all build annotate test unit e2e fmt lint machete check-standalone publish bench demo setup clean fuzz web web-test web-screenshots image vns-static load
+.PHONY: all build annotate test unit e2e fmt lint machete check-standalone publish bench bench-engine test-wasm demo setup clean fuzz web web-test web-screenshots image vns-static load
 
 all: build
 
@@ -65,6 +65,7 @@ check-standalone:
 # headless Chromium.
 test: fmt lint machete check-standalone policy.wasm web
 	cargo test --workspace --locked
+	$(MAKE) test-wasm
 	$(MAKE) web-test
 	$(MAKE) vns-static
 
@@ -110,6 +111,25 @@ bench: policy.wasm
 	  test -n "$$wasm" && CRITERION_HOME=target/criterion-wasm node --no-warnings crates/notation-verifier/benches/wasi.mjs $$wasm 'rsa_public|ecdsa_verify' --noplot --warm-up-time 1 --measurement-time 3; \
 	else echo "node is not installed: the rsa_public and ecdsa_verify comparisons in wasm are skipped"; fi
 	cargo bench --locked -p verify-notation-signatures --bench policy
+	$(MAKE) bench-engine
+
+# The verifier's crypto unit tests (our RSA and ECDSA arithmetic against the
+# RustCrypto crates) compiled for wasm32-wasip1 and run under Node's WASI: the
+# policy's target, with overflow checks on. The debug build runs the short
+# sweeps (a few minutes); `cargo test --release` there runs 300 keys per
+# curve, which in wasm takes most of an hour (the reference crates are slow
+# there). Skips, saying why, when node is not installed.
+test-wasm:
+	@if command -v node >/dev/null; then \
+	  wasm=$$(cargo test --locked -p notation-verifier --lib --target $(WASM_TARGET) --no-run --message-format=json | sed -n 's/.*"executable":"\([^"]*\.wasm\)".*/\1/p' | tail -1); \
+	  test -n "$$wasm" && node --no-warnings crates/notation-verifier/benches/wasi.mjs --run $$wasm 'crypto::'; \
+	else echo "SKIPPED test-wasm: node is not installed (the crypto tests in wasm need Node's WASI)"; fi
+
+# The built module in Kubewarden's engine: kwctl bench on Pods signed at
+# bench time, pushed to a local registry, against the performance budgets
+# (scripts/bench-engine.sh; skipped with a message when kwctl is absent).
+bench-engine: policy.wasm
+	bash scripts/bench-engine.sh policy.wasm
 
 # Load test of `vns serve`, the Gatekeeper provider (not part of `make test`):
 # 50 HTTPS clients on loopback, up to 20,000 keys or 60 s per phase, cold and
@@ -129,7 +149,7 @@ demo: setup policy.wasm
 
 # Each fuzz target for FUZZ_SECONDS, seeded from the Notation vectors (needs cargo-fuzz).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := jws_envelope cose_envelope certificate_chain timestamp_token revocation_material trust_policy policy_settings bundle_manifest policy_validate inspect_envelope
+FUZZ_TARGETS := jws_envelope cose_envelope certificate_chain timestamp_token revocation_material trust_policy policy_settings bundle_manifest policy_validate inspect_envelope ecdsa_differential
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p fuzz/corpus/$$t; \

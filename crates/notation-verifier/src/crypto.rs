@@ -8,9 +8,12 @@
 //! In the order a verification uses them: `algorithm` (which algorithm and
 //! hash), `key` (the public key and its verify calls), then the primitives:
 //! `rsa_public` (the RSA public operation), `rsa_padding` (PKCS#1 v1.5 and
-//! PSS encodings), `ecdsa_verify` (ECDSA over the three curves).
+//! PSS encodings), `ec` (ECDSA P-256 and P-384 on our own field and point
+//! arithmetic), `ecdsa_verify` (ECDSA P-521 over the curve crate's
+//! arithmetic, and the wNAF recoding both use).
 
 mod algorithm;
+mod ec;
 mod ecdsa_verify;
 mod key;
 mod rsa_padding;

@@ -1,4 +1,5 @@
-//! Variable-time ECDSA verification for P-256, P-384 and P-521.
+//! Variable-time ECDSA verification for P-521 (P-256 and P-384 run on our
+//! own arithmetic in `ec`, which shares [`wnaf`] from here).
 //!
 //! Everything a verifier handles is public (key, digest, signature), so
 //! nothing here needs to run in constant time. `ecdsa` 0.16 computes
@@ -55,8 +56,6 @@ macro_rules! generator_table {
     };
 }
 
-generator_table!(p256::NistP256);
-generator_table!(p384::NistP384);
 generator_table!(p521::NistP521);
 
 /// `[P, 3P, 5P, ..., (2N - 1)P]`.
@@ -75,7 +74,7 @@ fn odd_multiples<C: CurveArithmetic, const N: usize>(
 /// significant digit first: `k = Σ d_i·2^i` with every non-zero `d_i` odd,
 /// `|d_i| < 2^(w-1)`, and at most one non-zero digit in any `w` consecutive
 /// ones.
-fn wnaf(be: &[u8], w: u32) -> Vec<i8> {
+pub(super) fn wnaf(be: &[u8], w: u32) -> Vec<i8> {
     // Little-endian 64-bit limbs, one spare for the carry of `k - d` when
     // `d` is negative.
     let mut k: Vec<u64> = be

@@ -8,9 +8,9 @@ use spki::SubjectPublicKeyInfoRef;
 use x509_cert::spki::AlgorithmIdentifierOwned;
 
 use super::algorithm::X509Scheme;
-use super::ecdsa_verify;
 use super::rsa_padding::{verify_pkcs1v15, verify_pss};
 use super::rsa_public::{self, RsaPublic};
+use super::{ec, ecdsa_verify};
 use super::{oid, CryptoError, PssSalt, SignatureAlgorithm};
 
 /// An RSA public key, checked and precomputed for verification when parsed.
@@ -204,19 +204,23 @@ impl PublicKey {
     ) -> Result<(), CryptoError> {
         let bad = |e: ecdsa::Error| CryptoError::BadSignature(e.to_string());
         macro_rules! check {
-            ($curve:ident, $key:expr) => {{
+            ($curve:ident, $verify:expr) => {{
                 let sig = if der {
                     $curve::ecdsa::Signature::from_der(signature).map_err(bad)?
                 } else {
                     $curve::ecdsa::Signature::from_slice(signature).map_err(bad)?
                 };
-                ecdsa_verify::verify_prehash($key.as_affine(), digest, &sig).map_err(bad)
+                $verify(digest, &sig).map_err(bad)
             }};
         }
         match self {
-            PublicKey::P256(k) => check!(p256, k),
-            PublicKey::P384(k) => check!(p384, k),
-            PublicKey::P521(k) => check!(p521, k),
+            PublicKey::P256(k) => check!(p256, |d, s| ec::verify_p256(k, d, s)),
+            PublicKey::P384(k) => check!(p384, |d, s| ec::verify_p384(k, d, s)),
+            PublicKey::P521(k) => check!(p521, |d, s| ecdsa_verify::verify_prehash(
+                k.as_affine(),
+                d,
+                s
+            )),
             PublicKey::Rsa(_) => Err(CryptoError::UnsupportedAlgorithm(
                 "ecdsa with an RSA key".into(),
             )),

@@ -1,0 +1,252 @@
+//! Points of a short Weierstrass curve y² = x³ − 3x + b over the field of
+//! [`Modulus`] `P` (P-256 and P-384 both have a = −3), in Jacobian
+//! coordinates (x = X/Z², y = Y/Z³; Z = 0 is the point at infinity).
+//!
+//! Why not the complete projective formulas that the curve crates use: they
+//! cost about 12 multiplications per addition and 11 per doubling and need
+//! no case analysis, which matters for constant time. Verification handles
+//! public data only, so the cheaper, incomplete Jacobian formulas are used
+//! (doubling 3M + 5S with a = −3; mixed Jacobian + affine addition 7M + 4S),
+//! with the exceptional cases (an operand at infinity, equal points,
+//! opposite points) tested explicitly so that every sum is exact.
+//!
+//! Field elements are in Montgomery form throughout.
+
+use super::field::{Modulus, Residue};
+
+/// An affine point (never infinity: tables and keys hold finite points).
+pub(crate) struct Affine<P, const L: usize> {
+    pub(super) x: Residue<P, L>,
+    pub(super) y: Residue<P, L>,
+}
+
+impl<P, const L: usize> Clone for Affine<P, L> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<P, const L: usize> Copy for Affine<P, L> {}
+
+/// A point in Jacobian coordinates.
+pub(crate) struct Jacobian<P, const L: usize> {
+    pub(super) x: Residue<P, L>,
+    pub(super) y: Residue<P, L>,
+    pub(super) z: Residue<P, L>,
+}
+
+impl<P, const L: usize> Clone for Jacobian<P, L> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<P, const L: usize> Copy for Jacobian<P, L> {}
+
+impl<P: Modulus<L>, const L: usize> Affine<P, L> {
+    /// Hexadecimal Montgomery-form coordinates (the generator tables).
+    pub(super) const fn from_hex(x: &str, y: &str) -> Self {
+        Affine {
+            x: Residue::from_hex(x),
+            y: Residue::from_hex(y),
+        }
+    }
+
+    /// Whether y² = x³ − 3x + b (`b` in Montgomery form).
+    pub(super) fn is_on_curve(&self, b: &Residue<P, L>) -> bool {
+        let x3 = self.x.square().mul(&self.x);
+        let three_x = self.x.double().add(&self.x);
+        self.y.square() == x3.sub(&three_x).add(b)
+    }
+
+    pub(super) fn neg(&self) -> Self {
+        Affine {
+            x: self.x,
+            y: self.y.neg(),
+        }
+    }
+}
+
+impl<P: Modulus<L>, const L: usize> Jacobian<P, L> {
+    pub(super) const INFINITY: Self = Jacobian {
+        x: Residue::ONE,
+        y: Residue::ONE,
+        z: Residue::ZERO,
+    };
+
+    pub(super) fn from_affine(a: &Affine<P, L>) -> Self {
+        Jacobian {
+            x: a.x,
+            y: a.y,
+            z: Residue::ONE,
+        }
+    }
+
+    pub(super) fn is_infinity(&self) -> bool {
+        self.z.is_zero()
+    }
+
+    /// 2·self (dbl-2001-b, a = −3). The curves have prime order, so no
+    /// finite point has y = 0 and the double of a finite point is finite.
+    pub(super) fn double(&self) -> Self {
+        if self.is_infinity() {
+            return *self;
+        }
+        let delta = self.z.square();
+        let gamma = self.y.square();
+        let beta = self.x.mul(&gamma);
+        let t = self.x.sub(&delta).mul(&self.x.add(&delta));
+        let alpha = t.double().add(&t);
+        let beta4 = beta.double().double();
+        let x = alpha.square().sub(&beta4.double());
+        let z = self.y.add(&self.z).square().sub(&gamma).sub(&delta);
+        let gamma2_8 = gamma.square().double().double().double();
+        let y = alpha.mul(&beta4.sub(&x)).sub(&gamma2_8);
+        Jacobian { x, y, z }
+    }
+
+    /// self + a (madd-2007-bl), with the exceptional cases: self at
+    /// infinity, self = a (a doubling), self = −a (infinity).
+    pub(super) fn add_affine(&self, a: &Affine<P, L>) -> Self {
+        if self.is_infinity() {
+            return Self::from_affine(a);
+        }
+        let z1z1 = self.z.square();
+        let u2 = a.x.mul(&z1z1);
+        let s2 = a.y.mul(&self.z).mul(&z1z1);
+        let h = u2.sub(&self.x);
+        let s_diff = s2.sub(&self.y);
+        if h.is_zero() {
+            // Same x: the same point or its opposite.
+            return if s_diff.is_zero() {
+                self.double()
+            } else {
+                Self::INFINITY
+            };
+        }
+        let hh = h.square();
+        let i = hh.double().double();
+        let j = h.mul(&i);
+        let r = s_diff.double();
+        let v = self.x.mul(&i);
+        let x = r.square().sub(&j).sub(&v.double());
+        let y = r.mul(&v.sub(&x)).sub(&self.y.mul(&j).double());
+        let z = self.z.add(&h).square().sub(&z1z1).sub(&hh);
+        Jacobian { x, y, z }
+    }
+
+    /// self + other (add-2007-bl), with the same exceptional cases; used
+    /// only to build the public key's table.
+    pub(super) fn add(&self, other: &Self) -> Self {
+        if self.is_infinity() {
+            return *other;
+        }
+        if other.is_infinity() {
+            return *self;
+        }
+        let z1z1 = self.z.square();
+        let z2z2 = other.z.square();
+        let u1 = self.x.mul(&z2z2);
+        let u2 = other.x.mul(&z1z1);
+        let s1 = self.y.mul(&other.z).mul(&z2z2);
+        let s2 = other.y.mul(&self.z).mul(&z1z1);
+        let h = u2.sub(&u1);
+        let s_diff = s2.sub(&s1);
+        if h.is_zero() {
+            return if s_diff.is_zero() {
+                self.double()
+            } else {
+                Self::INFINITY
+            };
+        }
+        let i = h.double().square();
+        let j = h.mul(&i);
+        let r = s_diff.double();
+        let v = u1.mul(&i);
+        let x = r.square().sub(&j).sub(&v.double());
+        let y = r.mul(&v.sub(&x)).sub(&s1.mul(&j).double());
+        let z = self.z.add(&other.z).square().sub(&z1z1).sub(&z2z2).mul(&h);
+        Jacobian { x, y, z }
+    }
+
+    /// The affine point, `None` at infinity (the tests compare points;
+    /// verification compares X with r·Z² instead).
+    #[cfg(test)]
+    pub(super) fn to_affine(self) -> Option<Affine<P, L>> {
+        let z_inv = self.z.invert()?;
+        let z_inv2 = z_inv.square();
+        Some(Affine {
+            x: self.x.mul(&z_inv2),
+            y: self.y.mul(&z_inv2).mul(&z_inv),
+        })
+    }
+}
+
+/// All points to affine with one field inversion (Montgomery's trick:
+/// invert the product of the Z's, then peel one factor off per point);
+/// `None` if any point is at infinity.
+pub(super) fn batch_to_affine<P: Modulus<L>, const L: usize, const N: usize>(
+    points: &[Jacobian<P, L>; N],
+) -> Option<[Affine<P, L>; N]> {
+    // prefix[i] = z_0·...·z_i.
+    let mut prefix = [Residue::ONE; N];
+    let mut running = Residue::<P, L>::ONE;
+    for (p, slot) in points.iter().zip(prefix.iter_mut()) {
+        running = running.mul(&p.z);
+        *slot = running;
+    }
+    // Zero if any z is: invert refuses it.
+    let mut inverse = running.invert()?;
+    let mut out = [Affine {
+        x: Residue::ZERO,
+        y: Residue::ZERO,
+    }; N];
+    for i in (0..N).rev() {
+        // inverse = (z_0·...·z_i)^-1 here.
+        let z_inv = if i == 0 {
+            inverse
+        } else {
+            inverse.mul(&prefix[i - 1])
+        };
+        inverse = inverse.mul(&points[i].z);
+        let z_inv2 = z_inv.square();
+        out[i] = Affine {
+            x: points[i].x.mul(&z_inv2),
+            y: points[i].y.mul(&z_inv2).mul(&z_inv),
+        };
+    }
+    Some(out)
+}
+
+/// `[Q, 3Q, 5Q, ..., (2N − 1)Q]` in affine coordinates.
+pub(super) fn odd_multiples<P: Modulus<L>, const L: usize, const N: usize>(
+    q: &Affine<P, L>,
+) -> Option<[Affine<P, L>; N]> {
+    let first = Jacobian::from_affine(q);
+    let twice = first.double();
+    let mut table = [first; N];
+    for i in 1..N {
+        table[i] = table[i - 1].add(&twice);
+    }
+    batch_to_affine(&table)
+}
+
+/// `Σ d_i·2^i·table` for the wNAF digits of each scalar (least significant
+/// first; digit d picks `table[|d| / 2]`, negated when d < 0), over one
+/// shared chain of doublings (Straus/Shamir interleaving). `None` if a
+/// digit has no table entry (digits wider than the table: a caller's bug).
+pub(super) fn interleaved<P: Modulus<L>, const L: usize>(
+    terms: &[(&[i8], &[Affine<P, L>])],
+) -> Option<Jacobian<P, L>> {
+    let length = terms.iter().map(|(d, _)| d.len()).max().unwrap_or(0);
+    let mut acc = Jacobian::INFINITY;
+    for i in (0..length).rev() {
+        acc = acc.double();
+        for (digits, table) in terms {
+            let Some(&d) = digits.get(i).filter(|&&d| d != 0) else {
+                continue;
+            };
+            let p = table.get(usize::from(d.unsigned_abs() / 2))?;
+            acc = acc.add_affine(&if d > 0 { *p } else { p.neg() });
+        }
+    }
+    Some(acc)
+}
