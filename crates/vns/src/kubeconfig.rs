@@ -318,9 +318,17 @@ impl Cluster {
                 "; the API server's certificate is not issued by the certificate-authority(-data) of cluster \"{}\" in the kubeconfig: fetch fresh credentials (e.g. `az aks get-credentials`), or give --trust-store-dir",
                 self.cluster
             )
-        } else if causes.contains("CertificateRequired") || causes.contains("BadCertificate") {
+        } else if causes.contains("CertificateRequired")
+            || causes.contains("BadCertificate")
+            // Under TLS 1.3 a server that refuses the client's certificate
+            // (or its absence) says so after the handshake has completed
+            // on the client's side; when the alert wins the race with the
+            // request, hyper reports only that the connection closed.
+            || causes.contains("connection was not ready")
+            || causes.contains("connection closed before message completed")
+        {
             format!(
-                "; the API server wants a client certificate it trusts: set client-certificate(-data) and client-key(-data) for user \"{}\" in the kubeconfig, or give --trust-store-dir",
+                "; the API server refused the TLS session, as it does when it wants a client certificate it trusts: set client-certificate(-data) and client-key(-data) for user \"{}\" in the kubeconfig, or give --trust-store-dir",
                 self.user
             )
         } else {

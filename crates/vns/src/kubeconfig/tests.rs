@@ -129,3 +129,36 @@ fn files_are_merged_as_kubectl_merges_them() {
         .to_string();
     assert!(e.contains("--trust-store-dir"), "{e}");
 }
+
+#[tokio::test]
+async fn a_server_that_drops_the_connection_is_told_as_a_client_certificate_refusal() {
+    // A TLS 1.3 server refusing a client certificate closes the session
+    // after the client's handshake is done: the client sees the connection
+    // close, not the alert. The hint must still say what to do.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = format!("http://{}", listener.local_addr().unwrap());
+    let closer = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        drop(stream);
+    });
+    let cluster = Cluster::from_config(&config(&server, serde_json::json!({})), None).unwrap();
+    let e = cluster
+        .get("secrets", "kubewarden", "store")
+        .await
+        .unwrap_err()
+        .to_string();
+    closer.join().unwrap();
+    assert!(
+        e.contains("client certificate") && e.contains("user \"u\""),
+        "{e}"
+    );
+    for causes in [
+        "client error (Canceled): operation was canceled: connection was not ready",
+        "received fatal alert: CertificateRequired",
+    ] {
+        assert!(cluster
+            .tls_hint(causes)
+            .contains("client-certificate(-data)"));
+    }
+    assert_eq!(cluster.tls_hint("connection refused"), "");
+}
