@@ -114,6 +114,11 @@ pub struct Certificate {
     /// [`Certificate::sha256_fingerprint`], computed on first use and
     /// shared by clones.
     fingerprint: std::sync::Arc<std::sync::OnceLock<String>>,
+    /// Whether the signature verifies with the certificate's own key,
+    /// computed on first use and shared by clones: a self-signed
+    /// certificate is checked when its trust store loads and again when it
+    /// is a chain's only certificate, one public-key operation each.
+    self_signature: std::sync::Arc<std::sync::OnceLock<Result<(), CertError>>>,
 }
 
 impl PartialEq for Certificate {
@@ -177,6 +182,7 @@ impl Certificate {
             raw_issuer,
             public_key,
             fingerprint: Default::default(),
+            self_signature: Default::default(),
         })
     }
 
@@ -447,6 +453,16 @@ impl Certificate {
     /// This certificate's signature checks with `signer`'s key (no
     /// constraint on `signer`: Go's `CheckSignature`).
     pub fn signature_verifies_with(&self, signer: &Certificate) -> Result<(), CertError> {
+        if signer.der == self.der {
+            return self
+                .self_signature
+                .get_or_init(|| self.verify_with_key_of(self))
+                .clone();
+        }
+        self.verify_with_key_of(signer)
+    }
+
+    fn verify_with_key_of(&self, signer: &Certificate) -> Result<(), CertError> {
         let key = signer.key()?;
         let signature = self.inner.signature.as_bytes().ok_or_else(|| {
             CertError::Malformed("signature bit string is not octet aligned".into())
@@ -531,6 +547,39 @@ mod tests {
             Certificate::parse_pem_bundle("no pem here"),
             Err(CertError::Empty(_))
         ));
+    }
+
+    /// The self-signature is checked once per certificate and its clones,
+    /// and a failed check stays failed.
+    #[test]
+    fn the_self_signature_result_is_shared_by_clones() {
+        let pem = std::fs::read(testdata::path(
+            "notation/synthetic/truststore/x509/ca/synthetic-root/root.pem",
+        ))
+        .unwrap();
+        let root = Certificate::parse_pem_or_der(&pem).unwrap().remove(0);
+        let copy = root.clone();
+        assert!(root.is_self_signed());
+        assert_eq!(copy.self_signature.get(), Some(&Ok(())));
+        // The same bytes parsed again share nothing: they are checked anew.
+        let again = Certificate::from_der(root.der()).unwrap();
+        assert!(again.self_signature.get().is_none());
+
+        // One flipped bit in the signature: not self-signed, every time.
+        let mut der = root.der().to_vec();
+        let last = der.len() - 1;
+        der[last] ^= 1;
+        let broken = Certificate::from_der(&der).unwrap();
+        assert!(!broken.is_self_signed());
+        assert!(matches!(
+            broken.clone().signature_verifies_with(&broken),
+            Err(CertError::BadSignature(_))
+        ));
+        // Another certificate as signer is never answered from the memo:
+        // `broken` carries the root's key, so the root's own signature
+        // verifies with it while `broken`'s does not.
+        assert!(broken.signature_verifies_with(&root).is_err());
+        assert_eq!(root.signature_verifies_with(&broken), Ok(()));
     }
 
     #[test]

@@ -190,7 +190,7 @@ mod grammar {
     }
 
     /// `[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*`
-    fn path_component(c: &str) -> bool {
+    pub(super) fn path_component(c: &str) -> bool {
         let b = c.as_bytes();
         if b.is_empty() || !is_alnum_lower(b[0]) || !is_alnum_lower(b[b.len() - 1]) {
             return false;
@@ -234,7 +234,7 @@ mod grammar {
     }
 
     /// Dotted domain components with an optional `:port`.
-    fn domain(d: &str) -> bool {
+    pub(super) fn domain(d: &str) -> bool {
         let (host, port) = match d.split_once(':') {
             Some((h, p)) => (h, Some(p)),
             None => (d, None),
@@ -334,6 +334,17 @@ mod grammar {
             digest,
         })
     }
+}
+
+/// `domain/repository` as notation-go accepts a trust policy scope
+/// (distribution's grammar: a domain with an optional port, then one or
+/// more path components), by the same grammar as image references rather
+/// than a regex compiled in every fresh wasm instance.
+pub fn is_domain_and_path(scope: &str) -> bool {
+    let Some((domain, repository)) = scope.split_once('/') else {
+        return false;
+    };
+    grammar::domain(domain) && repository.split('/').all(grammar::path_component)
 }
 
 /// Accepts `sha256:<64 lowercase hex>`, `sha384:<96>` and `sha512:<128>`.

@@ -428,30 +428,7 @@ fn validate_registry_scopes(statements: &[Statement]) -> Result<(), PolicyError>
 
 /// `domain/repository` as notation-go accepts it (distribution's grammar).
 pub fn is_valid_scope(scope: &str) -> bool {
-    let Some((domain, repository)) = scope.split_once('/') else {
-        return false;
-    };
-    domain_regex().is_match(domain) && repository_regex().is_match(repository)
-}
-
-fn domain_regex() -> &'static regex_lite::Regex {
-    static RE: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    RE.get_or_init(|| {
-        regex_lite::Regex::new(
-            r"^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))+)?(?::[0-9]+)?$",
-        )
-        .unwrap_or_else(|_| unreachable!("constant regex"))
-    })
-}
-
-fn repository_regex() -> &'static regex_lite::Regex {
-    static RE: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    RE.get_or_init(|| {
-        regex_lite::Regex::new(
-            r"^[a-z0-9]+(?:(?:(?:[._]|__|[-]*)[a-z0-9]+)+)?(?:(?:/[a-z0-9]+(?:(?:(?:[._]|__|[-]*)[a-z0-9]+)+)?)+)?$",
-        )
-        .unwrap_or_else(|_| unreachable!("constant regex"))
-    })
+    crate::reference::is_domain_and_path(scope)
 }
 
 #[cfg(test)]
@@ -520,6 +497,59 @@ mod tests {
             "ex*test",
         ] {
             assert!(!is_valid_scope(bad), "{bad}");
+        }
+    }
+
+    /// The scope grammar against the two regexes notation-go validates
+    /// scopes with (distribution's domain and repository expressions), on
+    /// every string over a small alphabet up to a length, and on
+    /// registry-like cases.
+    #[test]
+    fn scopes_agree_with_notation_gos_regexes() {
+        let domain = regex_lite::Regex::new(
+            r"^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))+)?(?::[0-9]+)?$",
+        )
+        .unwrap();
+        let repository = regex_lite::Regex::new(
+            r"^[a-z0-9]+(?:(?:(?:[._]|__|[-]*)[a-z0-9]+)+)?(?:(?:/[a-z0-9]+(?:(?:(?:[._]|__|[-]*)[a-z0-9]+)+)?)+)?$",
+        )
+        .unwrap();
+        let by_regex = |scope: &str| match scope.split_once('/') {
+            Some((d, r)) => domain.is_match(d) && repository.is_match(r),
+            None => false,
+        };
+        let alphabet = ['a', 'B', '0', '.', '_', '-', ':', '/'];
+        let mut strings = vec![String::new()];
+        let mut checked = 0;
+        for _ in 0..6 {
+            let mut longer = Vec::new();
+            for s in &strings {
+                for c in alphabet {
+                    let t = format!("{s}{c}");
+                    assert_eq!(is_valid_scope(&t), by_regex(&t), "{t:?}");
+                    checked += 1;
+                    longer.push(t);
+                }
+            }
+            strings = longer;
+        }
+        assert!(checked > 250_000);
+        for case in [
+            "myregistry.azurecr.io/team/app",
+            "localhost:5000/a__b/c--d/e.f_g",
+            "127.0.0.1:46761/x",
+            "registry-1.docker.io/library/nginx",
+            "-bad.io/x",
+            "bad-.io/x",
+            "ok.io/a___b",
+            "ok.io/a/",
+            "ok.io//a",
+            "ok.io:/a",
+            "ok.io:12ab/a",
+            "UPPER.io/lower",
+            "upper.io/Lower",
+        ] {
+            assert_eq!(is_valid_scope(case), by_regex(case), "{case:?}");
         }
     }
 
