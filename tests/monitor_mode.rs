@@ -10,7 +10,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::policy_server::{annotated_module, kubewarden_tools, policy, scratch_dir, PolicyServer};
+use common::policy_server::{
+    annotated_module, kubewarden_tools, policy, scratch_dir, PolicyServer,
+};
 use common::{create_pod, push, settings, with};
 use serde_json::json;
 

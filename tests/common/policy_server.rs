@@ -41,8 +41,8 @@ pub fn kubewarden_tools(test: &str) -> Option<(PathBuf, PathBuf)> {
 
 /// A fresh directory under the test target directory.
 pub fn scratch_dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("{name}-{}", std::process::id()));
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -107,7 +107,10 @@ impl PolicyServer {
         let sources = dir.join("sources.yml");
         std::fs::write(
             &sources,
-            format!("insecure_sources: {}\n", serde_json::to_string(insecure).unwrap()),
+            format!(
+                "insecure_sources: {}\n",
+                serde_json::to_string(insecure).unwrap()
+            ),
         )
         .unwrap();
         let (port, ready) = (free_port(), free_port());
