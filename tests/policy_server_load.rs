@@ -10,8 +10,10 @@
 //! - c: 90% signed, 10% unsigned: does the unsigned image slow the signed
 //!   admissions down?
 //! - d: b and c through a proxy that delays each registry answer by 200 ms;
-//! - e: 28 clients on the signed image while 4 ask about an image in a
-//!   registry that accepts connections and never answers.
+//! - f: 28 clients on the signed image while 4 ask about an image in a
+//!   registry that refuses connections;
+//! - e: the same with a registry that accepts connections and never answers
+//!   (run last: it stalls the policy server).
 //!
 //! The policy server runs with 2 workers, then d and e again with 16: a
 //! limit that more workers do not lift is not the workers' (see
@@ -19,8 +21,9 @@
 //!
 //! Prints one table row per scenario and image kind (for
 //! docs/operations.md and docs/performance.md). Asserts that every answer of
-//! a, b and c is the policy's verdict (signed admitted, unsigned denied with
-//! NO_SIGNATURE or admitted with a warning). After e it records, without
+//! a, b, c and f is the policy's verdict (signed admitted, unsigned denied with
+//! NO_SIGNATURE or admitted with a warning, the refused registry's image
+//! denied with REGISTRY_ERROR). After e it records, without
 //! asserting (that is the host's behaviour, not the policy's), whether the
 //! policy server answers while the registry stays silent, and how long it
 //! takes to answer again once the registry refuses connections.
@@ -50,6 +53,8 @@ enum Kind {
     Unsigned,
     /// An image in the silent registry: no verdict is expected.
     Silent,
+    /// An image in a registry that refuses connections.
+    Refused,
 }
 
 /// One AdmissionReview to send, and the verdict the policy must give.
@@ -71,6 +76,7 @@ impl Target {
             (Kind::Signed, _) => Some("admitted"),
             (Kind::Unsigned, "warn") => Some("warned NO_SIGNATURE"),
             (Kind::Unsigned, _) => Some("denied NO_SIGNATURE"),
+            (Kind::Refused, _) => Some("denied REGISTRY_ERROR"),
             (Kind::Silent, _) => None,
         }
     }
@@ -239,6 +245,8 @@ struct Images {
     unsigned_slow: String,
     /// The signed image's repository and tag, without a registry.
     path: String,
+    /// The address of a registry that refuses connections.
+    refusing: String,
 }
 
 /// Runs the scenarios on one policy server; returns the table rows and
@@ -258,7 +266,10 @@ fn scenarios(
                    check: bool| {
         // Warm the host's cache for what can be cached: the signed images'
         // answers (and the digest of an unsigned tag).
-        for target in targets.iter().filter(|t| t.kind != Kind::Silent) {
+        for target in targets
+            .iter()
+            .filter(|t| matches!(t.kind, Kind::Signed | Kind::Unsigned))
+        {
             let _ = ureq::post(&server.validate_url(target.policy))
                 .timeout(CLIENT_TIMEOUT)
                 .set("Content-Type", "application/json")
@@ -325,6 +336,22 @@ fn scenarios(
     ];
     let slow = format!("d 90/10 mix, registry +{} ms", SLOW_REGISTRY.as_millis());
     run(&slow, mixed, &mix, false);
+    // 4 of the 32 clients ask about an image in a registry that refuses
+    // connections: a registry that is down, but says so.
+    let refused = vec![
+        t(Kind::Signed, "deny", &images.signed),
+        t(
+            Kind::Refused,
+            "deny",
+            &format!("{}/{}", images.refusing, images.path),
+        ),
+    ];
+    run(
+        "f signed while 4 clients ask a registry that refuses connections",
+        refused,
+        &|c, _| usize::from(c < 4),
+        true,
+    );
     // 4 of the 32 clients ask about an image in the silent registry.
     let silent = vec![
         t(Kind::Signed, "deny", &images.signed),
@@ -406,12 +433,14 @@ fn the_failure_path_through_policy_server() {
     let unsigned_repo = push("e2e");
     let path = |repo: &str| repo.split_once('/').map(|(_, p)| p.to_string()).unwrap();
     let slow = TcpProxy::start(&upstream, Behaviour::Delay(SLOW_REGISTRY));
+    let refusing = TcpProxy::start(&upstream, Behaviour::Refuse);
     let images = Images {
         signed: format!("{signed_repo}:v1"),
         unsigned: format!("{unsigned_repo}:v1"),
         signed_slow: format!("{}/{}:v1", slow.address, path(&signed_repo)),
         unsigned_slow: format!("{}/{}:v1", slow.address, path(&unsigned_repo)),
         path: format!("{}:v1", path(&signed_repo)),
+        refusing: refusing.address.clone(),
     };
     let dir = scratch_dir("policy-server-load");
     let module = annotated_module(&kwctl, &dir);
@@ -436,7 +465,12 @@ fn the_failure_path_through_policy_server() {
     for workers in [2, 16] {
         // A fresh silent registry per server: the first one ends refusing.
         let hole = TcpProxy::start(&upstream, Behaviour::BlackHole);
-        let insecure = [upstream.clone(), slow.address.clone(), hole.address.clone()];
+        let insecure = [
+            upstream.clone(),
+            slow.address.clone(),
+            refusing.address.clone(),
+            hole.address.clone(),
+        ];
         let server = PolicyServer::start(&binary, &dir, &policies, &insecure, Some(workers));
         table.extend(scenarios(&server, workers, &images, &hole, time));
         println!(

@@ -16,6 +16,9 @@ pub enum Behaviour {
     Delay(Duration),
     /// Accept connections and read requests, but never answer nor close.
     BlackHole,
+    /// Close every connection as soon as it is accepted: a registry that is
+    /// down, or blocked at the network with a reset.
+    Refuse,
 }
 
 /// The proxy, stopped (and every connection it holds closed) when dropped.
@@ -46,12 +49,13 @@ impl TcpProxy {
                 }
                 let Ok(client) = client else { continue };
                 count.fetch_add(1, Ordering::SeqCst);
-                if refusing2.load(Ordering::SeqCst) {
+                if refusing2.load(Ordering::SeqCst) || matches!(behaviour, Behaviour::Refuse) {
                     // Closed at once: the client sees the connection end.
                     let _ = client.shutdown(Shutdown::Both);
                     continue;
                 }
                 match behaviour {
+                    Behaviour::Refuse => {}
                     Behaviour::BlackHole => {
                         // Kept to be closed later (a delaying proxy's
                         // connections end when either side closes).
