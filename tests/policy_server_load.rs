@@ -250,7 +250,7 @@ struct Images {
 }
 
 /// Runs the scenarios on one policy server; returns the table rows and
-/// asserts the verdicts of a, b and c.
+/// asserts the verdicts of a, b, c and f.
 fn scenarios(
     server: &PolicyServer,
     workers: usize,
