@@ -131,13 +131,20 @@ test-wasm:
 bench-engine: policy.wasm
 	bash scripts/bench-engine.sh policy.wasm
 
-# Load test of `vns serve`, the Gatekeeper provider (not part of `make test`):
-# 50 HTTPS clients on loopback, up to 20,000 keys or 60 s per phase, cold and
-# warm cache, against the local registry; prints the docs/performance.md rows.
-# LOAD_PROFILE=dev reuses the test build (no release build of every crate).
+# Load runs (not part of `make test`); each prints its docs/performance.md rows.
+# - `vns serve`, the Gatekeeper provider: 50 HTTPS clients on loopback, up to
+#   20,000 keys or 60 s per phase, cold and warm cache, against the local
+#   registry. LOAD_PROFILE=dev reuses the test build (no release build of
+#   every crate).
+# - The failure path through Kubewarden's policy-server (kwctl and
+#   policy-server on PATH, else skipped with a message): 32 clients, signed,
+#   unsigned, slow and silent registries, VNS_LOAD_SECONDS (10) per scenario,
+#   about 6 minutes. The test build is enough: the load generator is a plain
+#   HTTP client, the figures are the policy server's.
 LOAD_PROFILE ?= release
-load:
+load: policy.wasm
 	cargo test --locked --profile $(LOAD_PROFILE) -p vns --test serve_load -- --ignored --nocapture
+	cargo test --locked -p verify-notation-signatures --test policy_server_load -- --ignored --nocapture
 
 publish: annotated-policy.wasm
 	kwctl push annotated-policy.wasm registry://$(REGISTRY):v$(VERSION)

@@ -8,155 +8,34 @@
 
 mod common;
 
-use std::io::Read;
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{create_pod, policy_wasm, push, settings, with};
-use serde_json::{json, Value};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-fn on_path(tool: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(tool))
-            .find(|p| p.is_file())
-    })
-}
-
-/// The policy server, killed when dropped.
-struct PolicyServer {
-    child: Child,
-    port: u16,
-    log: std::path::PathBuf,
-}
-
-impl Drop for PolicyServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl PolicyServer {
-    fn start(binary: &Path, dir: &Path, policies: &Value, registry: &str) -> PolicyServer {
-        let policies_file = dir.join("policies.yml");
-        std::fs::write(&policies_file, serde_saphyr::to_string(policies).unwrap()).unwrap();
-        let sources = dir.join("sources.yml");
-        std::fs::write(&sources, format!("insecure_sources: [\"{registry}\"]\n")).unwrap();
-        let (port, ready) = (free_port(), free_port());
-        let log = dir.join("policy-server.log");
-        let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(binary)
-            .args(["--policies", policies_file.to_str().unwrap()])
-            .args(["--addr", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--readiness-probe-port", &ready.to_string()])
-            .args(["--sources-path", sources.to_str().unwrap()])
-            .args(["--policies-download-dir", dir.to_str().unwrap()])
-            .args([
-                "--sigstore-cache-dir",
-                dir.join("sigstore").to_str().unwrap(),
-            ])
-            .args(["--policy-timeout", "10", "--log-no-color"])
-            .arg("--ignore-kubernetes-connection-failure")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::from(out.try_clone().unwrap()))
-            .stderr(Stdio::from(out))
-            .spawn()
-            .expect("start policy-server");
-        let server = PolicyServer { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(180);
-        loop {
-            if ureq::get(&format!("http://127.0.0.1:{ready}/readiness"))
-                .call()
-                .is_ok()
-            {
-                return server;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "policy-server did not become ready:\n{}",
-                server.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    }
-
-    fn log_text(&self) -> String {
-        let mut text = String::new();
-        if let Ok(mut f) = std::fs::File::open(&self.log) {
-            let _ = f.read_to_string(&mut text);
-        }
-        text
-    }
-
-    /// The AdmissionResponse for `request` from the policy `id`.
-    fn review(&self, id: &str, request: &Value) -> Value {
-        let review = json!({
-            "apiVersion": "admission.k8s.io/v1",
-            "kind": "AdmissionReview",
-            "request": request,
-        });
-        let answer: Value = ureq::post(&format!("http://127.0.0.1:{}/validate/{id}", self.port))
-            .send_json(review)
-            .unwrap_or_else(|e| panic!("POST /validate/{id}: {e}\n{}", self.log_text()))
-            .into_json()
-            .expect("an AdmissionReview");
-        answer["response"].clone()
-    }
-}
+use common::policy_server::{
+    annotated_module, kubewarden_tools, policy, scratch_dir, PolicyServer,
+};
+use common::{create_pod, push, settings, with};
+use serde_json::json;
 
 #[test]
 fn monitor_mode_admits_and_logs_what_protect_mode_rejects() {
-    let (Some(binary), Some(kwctl)) = (on_path("policy-server"), on_path("kwctl")) else {
-        eprintln!(
-            "SKIPPED monitor_mode: policy-server or kwctl is not on PATH (Kubewarden's \
-             policy server and CLI; put their directory on PATH to run this test)"
-        );
+    let Some((binary, kwctl)) = kubewarden_tools("monitor_mode") else {
         return;
     };
     let repo = push("e2e"); // an image without signatures
     let registry = repo.split('/').next().unwrap().to_string();
     let image = format!("{repo}:v1");
-    let dir = tempfile_dir();
-    // The policy server runs only annotated modules (protocol version, capabilities).
-    let annotated = dir.join("annotated.wasm");
-    let status = Command::new(kwctl)
-        .arg("annotate")
-        .arg("-m")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/policy-metadata/metadata.yml"
-        ))
-        .arg("-o")
-        .arg(&annotated)
-        .arg(policy_wasm())
-        .status()
-        .expect("run kwctl annotate");
-    assert!(status.success(), "kwctl annotate failed");
-    let module = format!("file://{}", annotated.display());
+    let dir = scratch_dir("policy-server");
+    let module = annotated_module(&kwctl, &dir);
     // A cluster-wide policy may call every host capability; policies.yml
     // says so per policy.
-    let caps = json!(["oci/v1/manifest_digest", "oci/v1/oci_manifest"]);
     let deny = with(settings(), "enforcement", json!("deny"));
     let warn = with(settings(), "enforcement", json!("warn"));
     let policies = json!({
-        "protect-deny": {"module": module, "policyMode": "protect", "allowedToMutate": true,
-                         "hostCapabilities": caps, "settings": deny},
-        "monitor-deny": {"module": module, "policyMode": "monitor", "allowedToMutate": true,
-                         "hostCapabilities": caps, "settings": deny},
-        "protect-warn": {"module": module, "policyMode": "protect", "allowedToMutate": true,
-                         "hostCapabilities": caps, "settings": warn},
+        "protect-deny": policy(&module, "protect", &deny),
+        "monitor-deny": policy(&module, "monitor", &deny),
+        "protect-warn": policy(&module, "protect", &warn),
     });
-    let server = PolicyServer::start(&binary, &dir, &policies, &registry);
+    let server = PolicyServer::start(&binary, &dir, &policies, &[registry], None);
     let request = create_pod(&[&image]);
 
     let protect = server.review("protect-deny", &request);
@@ -191,11 +70,4 @@ fn monitor_mode_admits_and_logs_what_protect_mode_rejects() {
     assert!(warnings.contains("NO_SIGNATURE"), "{warned}");
     let annotations = warned["auditAnnotations"].to_string();
     assert!(annotations.contains("NO_SIGNATURE"), "{warned}");
-}
-
-fn tempfile_dir() -> std::path::PathBuf {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("policy-server-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }

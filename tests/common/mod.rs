@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod policy_server;
+pub mod tcp_proxy;
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
