@@ -146,19 +146,43 @@ fn check_reference(
     })
 }
 
+/// How much of a store's checking a parse does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checks {
+    /// Every rule, and the self-signature of every self-issued certificate
+    /// verified: settings validation, and content read per request (a
+    /// ConfigMap or Secret).
+    Full,
+    /// Inline text of settings that [`TrustStores::from_pem`] accepted when
+    /// the policy was loaded (Kubewarden validates settings before it
+    /// evaluates any request): the self-signatures verified then are taken
+    /// as verified, so a root is not verified again in every request.
+    Validated,
+}
+
 /// Parses one store's PEM (or DER) text and applies the per-type rules.
 fn parse_store(
     store_type: StoreType,
     name: &str,
     text: &str,
+    checks: Checks,
 ) -> Result<Vec<Certificate>, TrustStoreError> {
-    parse_store_bytes(store_type, name, text.as_bytes())
+    parse_store_bytes_with(store_type, name, text.as_bytes(), checks)
 }
 
 fn parse_store_bytes(
     store_type: StoreType,
     name: &str,
     bytes: &[u8],
+) -> Result<Vec<Certificate>, TrustStoreError> {
+    parse_store_bytes_with(store_type, name, bytes, Checks::Full)
+}
+
+fn parse_store_bytes_with(
+    store_type: StoreType,
+    name: &str,
+    bytes: &[u8],
+    checks: Checks,
 ) -> Result<Vec<Certificate>, TrustStoreError> {
     let certs = if bytes.trim_ascii().is_empty() {
         Vec::new()
@@ -175,8 +199,42 @@ fn parse_store_bytes(
             },
         })?
     };
+    if checks == Checks::Validated {
+        for cert in certs.iter().filter(|c| c.is_self_issued()) {
+            cert.assume_self_signed();
+        }
+    }
     check_store(store_type, name, &certs)?;
+    if checks == Checks::Full {
+        check_self_issued(store_type, name, &certs)?;
+    }
     Ok(certs)
+}
+
+/// A self-issued certificate (issuer = subject) must be self-signed: its
+/// signature verifies with its own key. Stricter than notation-go, which
+/// only finds out when such a certificate ends a chain (and then refuses the
+/// chain): refused here, with the store named, it is one error when the
+/// settings are validated instead of a failed verification per image, and
+/// the result is known for every later request (see [`Checks::Validated`]).
+fn check_self_issued(
+    store_type: StoreType,
+    name: &str,
+    certs: &[Certificate],
+) -> Result<(), TrustStoreError> {
+    for cert in certs.iter().filter(|c| c.is_self_issued()) {
+        if let Err(e) = cert.signature_verifies_with(cert) {
+            return Err(TrustStoreError::Invalid {
+                store_type: store_type.as_str(),
+                name: name.to_string(),
+                message: format!(
+                    "certificate with subject \"{}\" names itself as its issuer but its signature does not verify with its own key ({e}); a trust store holds root certificates (self-signed) or CA certificates issued by another CA",
+                    cert.subject()
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Every certificate is a CA or self-signed; `tsa` stores hold only
@@ -233,7 +291,7 @@ impl TrustStores {
             for (name, source) in map {
                 let store = match source {
                     TrustStoreSource::Inline(text) => {
-                        Store::Parsed(parse_store(store_type, name, text)?)
+                        Store::Parsed(parse_store(store_type, name, text, Checks::Full)?)
                     }
                     TrustStoreSource::Reference(doc) => Store::Reference {
                         reference: check_reference(store_type, name, doc)?,
@@ -247,7 +305,10 @@ impl TrustStores {
     }
 
     /// Keeps every store as text; each is parsed and checked (with the same
-    /// errors as [`TrustStores::from_pem`]) on its first [`TrustStores::load`].
+    /// errors as [`TrustStores::from_pem`]) on its first [`TrustStores::load`],
+    /// for settings that [`TrustStores::from_pem`] accepted before: the
+    /// self-signatures of inline certificates are not verified again (see
+    /// [`Checks::Validated`]). Stores read from objects get every check.
     pub fn from_pem_lazy(pem: &TrustStoresPem) -> Self {
         let mut stores = Self::default();
         for (store_type, map) in stores_of(pem) {
@@ -306,7 +367,7 @@ impl TrustStores {
             }),
             Some(Store::Parsed(certs)) => Ok(certs),
             Some(Store::Pem { text, parsed }) => parsed
-                .get_or_init(|| parse_store(store_type, name, text))
+                .get_or_init(|| parse_store(store_type, name, text, Checks::Validated))
                 .as_ref()
                 .map(Vec::as_slice)
                 .map_err(Clone::clone),
@@ -400,3 +461,6 @@ impl TrustStores {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
