@@ -247,24 +247,7 @@ fn verify_reference(
     let staples: Vec<&bundle::Staple> =
         envelopes.iter().flat_map(|e| e.revocation.iter()).collect();
     let revocation = bundle::material_of(staples.iter().copied());
-    for staple in &staples {
-        let is_crl = staple.kind == bundle::StapleKind::Crl;
-        if let Some(next) = notation_verifier::revocation::next_update(&staple.der, is_crl) {
-            if next < now + chrono::Duration::days(1) {
-                notes.push(format!(
-                    "stapled {} from {} {} at {}; refresh it with `vns sync --refresh-revocation`",
-                    if is_crl { "CRL" } else { "OCSP response" },
-                    staple.source,
-                    if next < now {
-                        "went stale"
-                    } else {
-                        "goes stale"
-                    },
-                    next.format("%Y-%m-%d %H:%M UTC")
-                ));
-            }
-        }
-    }
+    notes.extend(bundle::stale_staple_warnings(staples.iter().copied(), now));
     // The signed descriptor is compared with what the registry says, not
     // with the bundle (which anyone who can push may write): the digest is
     // the host's, the media type the host's manifest of that digest. Only

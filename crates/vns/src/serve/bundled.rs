@@ -16,17 +16,13 @@
 //! (digest and repository), by the policy's reader rules.
 
 use chrono::{DateTime, Utc};
-use notation_verifier::bundle::{self, StapleKind};
+use notation_verifier::bundle;
 use notation_verifier::reference::ImageRef;
 use notation_verifier::settings::ValidatedSettings;
 use notation_verifier::verdict::ReasonCode;
 
 use crate::registry::{FoundSignature, Registry};
 use crate::verify::{self, Fetched, ImageReport, Status};
-
-/// Stapled material that goes stale within this window gets a warning, as
-/// in the policy.
-const STALE_SOON: chrono::Duration = chrono::Duration::days(1);
 
 /// Where the bundle of `reference` lives: the repository (as an image
 /// reference the registry client can use), its tag, and whether it is kept
@@ -153,24 +149,8 @@ pub async fn verify(
     }
     let staples: Vec<&bundle::Staple> =
         envelopes.iter().flat_map(|e| e.revocation.iter()).collect();
-    let mut warnings = Vec::new();
-    for staple in &staples {
-        let is_crl = staple.kind == StapleKind::Crl;
-        match notation_verifier::revocation::next_update(&staple.der, is_crl) {
-            Some(next) if next < now + STALE_SOON => warnings.push(format!(
-                "stapled {} from {} {} at {}; refresh it with `vns sync --refresh-revocation`",
-                if is_crl { "CRL" } else { "OCSP response" },
-                staple.source,
-                if next < now {
-                    "went stale"
-                } else {
-                    "goes stale"
-                },
-                next.format("%Y-%m-%d %H:%M UTC")
-            )),
-            _ => {}
-        }
-    }
+    // The same warnings as the policy gives.
+    let warnings = bundle::stale_staple_warnings(staples.iter().copied(), now);
     let fetched = Fetched {
         revocation: bundle::material_of(staples.iter().copied()),
         digest: digest.to_string(),
