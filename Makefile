@@ -63,8 +63,20 @@ check-standalone:
 # repository, unit tests, the verifier vectors, the built policy in a real
 # waPC host against a real local registry, and the browser inspector in
 # headless Chromium.
+#
+# One registry serves the whole suite: the one `.ci/run` passes in
+# VNS_TEST_REGISTRY, or one started here and stopped when the tests end (a
+# test binary that starts its own shared registry cannot stop it, and would
+# leave it running).
 test: fmt lint machete check-standalone policy.wasm web
-	cargo test --workspace --locked
+	@if [ -n "$$VNS_TEST_REGISTRY" ]; then \
+	  cargo test --workspace --locked; \
+	else \
+	  state=$$(mktemp -d); \
+	  trap 'bash scripts/registry.sh stop "$$state"; rm -rf "$$state"' EXIT; \
+	  VNS_TEST_REGISTRY=$$(bash scripts/registry.sh start "$$state") && export VNS_TEST_REGISTRY && \
+	  echo "test registry: $$VNS_TEST_REGISTRY" && cargo test --workspace --locked; \
+	fi
 	$(MAKE) test-wasm
 	$(MAKE) web-test
 	$(MAKE) vns-static
