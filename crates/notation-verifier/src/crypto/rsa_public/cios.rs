@@ -3,7 +3,7 @@
 //! Acar and Kaliski 1996). The fastest of the two here wherever a
 //! 64x64->128 multiply is one instruction (64-bit targets).
 
-use super::Montgomery;
+use super::{Montgomery, TopBits};
 
 type Limb = u64;
 type Wide = u128;
@@ -17,6 +17,8 @@ pub(crate) struct Cios {
     n: Vec<Limb>,
     /// -n^-1 mod 2^64.
     n0_inv: Limb,
+    /// For the quotient digits of [`Montgomery::shift_mod`].
+    top: TopBits,
 }
 
 /// Big-endian bytes (leading zeros allowed) to `len` little-endian limbs;
@@ -59,6 +61,7 @@ fn neg_inverse(n0: Limb) -> Limb {
 
 impl Montgomery for Cios {
     type Limb = Limb;
+    #[cfg(test)]
     const LIMB_BITS: usize = LIMB_BITS;
 
     fn new(modulus: &[u8]) -> Option<Self> {
@@ -66,6 +69,7 @@ impl Montgomery for Cios {
         let n0 = *n.first().filter(|l| *l & 1 == 1)?;
         Some(Cios {
             n0_inv: neg_inverse(n0),
+            top: TopBits::of(&n, LIMB_BITS),
             n,
         })
     }
@@ -89,17 +93,26 @@ impl Montgomery for Cios {
         x
     }
 
-    fn double_mod(&self, x: &mut [Limb]) {
-        let mut carry: Limb = 0;
-        for limb in x.iter_mut() {
-            let next = *limb >> (LIMB_BITS - 1);
-            *limb = (*limb << 1) | carry;
-            carry = next;
+    fn shift_mod(&self, x: &mut [Limb]) {
+        let n = &self.n;
+        let len = n.len();
+        // y = hi·2^(64·len) + x, the old x shifted up one limb.
+        let mut hi = x[len - 1];
+        x.copy_within(0..len - 1, 1);
+        x[0] = 0;
+        let q = super::quotient_digit(super::window(x, hi, LIMB_BITS, self.top.shift), self.top);
+        // y -= q·n; q·n <= y, so the final borrow is covered by hi.
+        let mut carry: Wide = 0;
+        for (xi, &ni) in x.iter_mut().zip(n) {
+            let p = Wide::from(q) * Wide::from(ni) + carry;
+            let (d, borrow) = xi.overflowing_sub(p as Limb);
+            *xi = d;
+            carry = (p >> LIMB_BITS) + Wide::from(borrow);
         }
-        // 2x < 2n: one subtraction at most; with a carry out, 2x > n surely
-        // and the wrapped subtraction gives the right value.
-        if carry != 0 || !super::less_than(x, &self.n) {
-            sub_in_place(x, &self.n);
+        hi = hi.wrapping_sub(carry as Limb);
+        // The digit is at most a few below the true one.
+        while hi != 0 || !super::less_than(x, n) {
+            hi = hi.wrapping_sub(Limb::from(sub_in_place(x, n)));
         }
     }
 

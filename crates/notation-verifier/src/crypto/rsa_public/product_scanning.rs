@@ -17,7 +17,7 @@
 //! micro-benchmark but was not reliably faster, and would tie the module to
 //! hosts with SIMD enabled.
 
-use super::Montgomery;
+use super::{Montgomery, TopBits};
 
 const LIMB_BITS: usize = 27;
 const MASK: u64 = (1 << LIMB_BITS) - 1;
@@ -33,6 +33,8 @@ pub(crate) struct ProductScanning {
     n: Vec<u64>,
     /// -n^-1 mod 2^27.
     n0_inv: u64,
+    /// For the quotient digits of [`Montgomery::shift_mod`].
+    top: TopBits,
 }
 
 /// Big-endian bytes (leading zeros allowed) to `len` little-endian 27-bit
@@ -82,6 +84,7 @@ fn neg_inverse(n0: u64) -> u64 {
 
 impl Montgomery for ProductScanning {
     type Limb = u64;
+    #[cfg(test)]
     const LIMB_BITS: usize = LIMB_BITS;
 
     fn new(modulus: &[u8]) -> Option<Self> {
@@ -96,6 +99,7 @@ impl Montgomery for ProductScanning {
         let n0 = *n.first().filter(|l| *l & 1 == 1)?;
         Some(ProductScanning {
             n0_inv: neg_inverse(n0),
+            top: TopBits::of(&n, LIMB_BITS),
             n,
         })
     }
@@ -130,15 +134,27 @@ impl Montgomery for ProductScanning {
         x
     }
 
-    fn double_mod(&self, x: &mut [u64]) {
+    fn shift_mod(&self, x: &mut [u64]) {
+        let n = &self.n;
+        let len = n.len();
+        // y = hi·2^(27·len) + x, the old x shifted up one limb.
+        let mut hi = x[len - 1];
+        x.copy_within(0..len - 1, 1);
+        x[0] = 0;
+        let q = super::quotient_digit(super::window(x, hi, LIMB_BITS, self.top.shift), self.top);
+        // y -= q·n: q < 2^27, so q·n_i + carry < 2^55 + 2^28 fits a u64.
         let mut carry = 0u64;
-        for limb in x.iter_mut() {
-            let doubled = (*limb << 1) | carry;
-            *limb = doubled & MASK;
-            carry = doubled >> LIMB_BITS;
+        for (xi, &ni) in x.iter_mut().zip(n) {
+            let p = q * ni + carry;
+            let d = xi.wrapping_sub(p & MASK);
+            *xi = d & MASK;
+            carry = (p >> LIMB_BITS) + (d >> 63);
         }
-        if carry != 0 || !super::less_than(x, &self.n) {
-            sub_in_place(x, &self.n);
+        // q·n <= y, so hi covers the final borrow.
+        hi = hi.wrapping_sub(carry);
+        // The digit is at most two below the true one.
+        while hi != 0 || !super::less_than(x, n) {
+            hi = hi.wrapping_sub(u64::from(sub_in_place(x, n)));
         }
     }
 
