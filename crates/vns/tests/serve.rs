@@ -302,6 +302,56 @@ fn a_registry_that_is_down_or_hangs_gives_item_errors_within_the_deadline() {
 }
 
 #[test]
+fn sigterm_lets_the_requests_in_flight_finish_and_then_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.yaml");
+    write_settings(&path, &settings("none/skip", "none/untrusted", json!({})));
+    let mut server = Provider::start(
+        &path,
+        &["--deadline-ms=3000", "--shutdown-grace-seconds=10"],
+    );
+    // A registry that accepts connections and never answers: the request
+    // stays in flight until its 3 s deadline.
+    let hanging = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let slow = format!("{}/shop/api:v1", hanging.local_addr().unwrap());
+    let pid = server.pid().to_string();
+    let (answer, after_signal) = std::thread::scope(|s| {
+        let in_flight = s.spawn(|| server.post("/validate", &request(&[&slow])));
+        std::thread::sleep(Duration::from_millis(700));
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
+        assert!(killed.success());
+        std::thread::sleep(Duration::from_millis(500));
+        // No new connection once draining has begun.
+        let after_signal = server.client(false).get(server.url("/healthz")).send();
+        (in_flight.join().expect("the request thread"), after_signal)
+    });
+    let (status, r) = answer;
+    assert_eq!(status, 200, "{r}");
+    let it = item(&r, &slow);
+    assert!(
+        it["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("deadline of 3000 ms"),
+        "the request in flight got its whole answer: {it}"
+    );
+    assert!(
+        after_signal.is_err(),
+        "a new connection was accepted while draining: {after_signal:?}"
+    );
+    let status = server
+        .exit_within(Duration::from_secs(8))
+        .unwrap_or_else(|| panic!("still running 8 s after SIGTERM: {}", server.stderr()));
+    assert!(status.success(), "{status}: {}", server.stderr());
+    let log = server.stderr();
+    assert!(log.contains("SIGTERM: draining"), "{log}");
+    assert!(log.contains("stopped"), "{log}");
+}
+
+#[test]
 fn a_burst_for_one_image_costs_one_verification() {
     let registry = TestRegistry::start().unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -67,6 +67,11 @@ pub struct ServeArgs {
     /// Seconds between checks of the settings and certificate files.
     #[arg(long, default_value_t = 5)]
     reload_seconds: u64,
+    /// On SIGTERM or SIGINT: stop accepting connections and answer the
+    /// requests in flight for up to this many seconds, then exit. Keep it
+    /// below the Pod's terminationGracePeriodSeconds minus its preStop sleep.
+    #[arg(long, default_value_t = 10)]
+    shutdown_grace_seconds: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +87,8 @@ pub enum ServeError {
     },
     #[error("the server stopped: {0}")]
     Serve(std::io::Error),
+    #[error("cannot watch for SIGTERM: {0}")]
+    Signal(std::io::Error),
 }
 
 pub async fn run(args: &ServeArgs, mut options: RegistryOptions) -> Result<(), ServeError> {
@@ -126,12 +133,47 @@ pub async fn run(args: &ServeArgs, mut options: RegistryOptions) -> Result<(), S
         rustls.clone(),
         Duration::from_secs(args.reload_seconds.max(1)),
     ));
+    let handle = axum_server::Handle::<SocketAddr>::new();
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(ServeError::Signal)?;
+    tokio::spawn(drain_on_signal(
+        terminate,
+        handle.clone(),
+        Duration::from_secs(args.shutdown_grace_seconds),
+    ));
     let app = http::router(engine, args.max_keys.max(1));
     axum_server::from_tcp_rustls(listener, rustls)
         .map_err(bind_error)?
+        .handle(handle)
         .serve(app.into_make_service())
         .await
-        .map_err(ServeError::Serve)
+        .map_err(ServeError::Serve)?;
+    tracing::warn!("stopped");
+    Ok(())
+}
+
+/// Kubernetes sends SIGTERM when it removes the Pod, after the preStop
+/// sleep has given the Service time to withdraw the endpoint. Without this
+/// the process would die with requests in flight, and Gatekeeper would turn
+/// their errors into denials. So: stop accepting connections, close idle
+/// ones, let the requests in flight finish (their own deadline bounds
+/// them), and stop after `grace` at most. SIGINT does the same for a
+/// terminal.
+async fn drain_on_signal(
+    mut terminate: tokio::signal::unix::Signal,
+    handle: axum_server::Handle<SocketAddr>,
+    grace: Duration,
+) {
+    let signal = tokio::select! {
+        _ = terminate.recv() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+    };
+    tracing::warn!(
+        "{signal}: draining {} connection(s), for up to {} s",
+        handle.connection_count(),
+        grace.as_secs()
+    );
+    handle.graceful_shutdown(Some(grace));
 }
 
 /// Polls the settings file and the certificate files. The file's bytes are

@@ -93,6 +93,18 @@ impl Provider {
         self.child.id()
     }
 
+    /// Waits up to `limit` for the process to exit by itself.
+    pub fn exit_within(&mut self, limit: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let started = std::time::Instant::now();
+        while started.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().expect("wait for vns serve") {
+                return Some(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        None
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("https://{}{path}", self.address)
     }
