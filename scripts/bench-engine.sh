@@ -27,7 +27,7 @@ export NO_COLOR=1
 # Budget per row in µs (none for the skip row: it shows the fixed cost).
 budget() {
   case $1 in
-    rsa2048-e2e|rsa3072-chain) echo 350 ;;
+    rsa2048-e2e|rsa2048-e2e-digest|rsa3072-chain) echo 350 ;;
     rsa2048-e2e-5) echo 1000 ;;
     p256-chain) echo 1000 ;;
     p384-chain) echo 2500 ;;
@@ -38,6 +38,7 @@ describe() {
   case $1 in
     skip) echo "one image in a \`skip\` scope (instantiate, settings, decision)" ;;
     rsa2048-e2e) echo "one image, Notation e2e signature (RSA-2048 self-signed)" ;;
+    rsa2048-e2e-digest) echo "the same image by digest (no tag resolution: one host call fewer)" ;;
     rsa2048-e2e-5) echo "five images, five repositories, same e2e key" ;;
     rsa3072-chain) echo "one image, RSA-3072 root -> intermediate -> leaf" ;;
     p256-chain) echo "one image, P-256 root -> intermediate -> leaf" ;;

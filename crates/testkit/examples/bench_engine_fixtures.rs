@@ -96,13 +96,14 @@ fn push(layout: &str, repo: &str) -> Result<(String, Descriptor), Failure> {
 }
 
 /// An image signed by the e2e suite, with its bundle published.
-fn e2e_signed(repo: &str) -> Result<String, Failure> {
-    let (image, _) = push("e2e-valid-signature", repo)?;
+/// Returns the image by tag and by digest.
+fn e2e_signed(repo: &str) -> Result<(String, String), Failure> {
+    let (image, descriptor) = push("e2e-valid-signature", repo)?;
     let (_, signatures) = publish_bundle(&image)?;
     if signatures == 0 {
         return Err(format!("{image}: no signature bundled").into());
     }
-    Ok(image)
+    Ok((image, format!("{repo}@{}", descriptor.digest)))
 }
 
 fn main() -> Result<(), Failure> {
@@ -122,16 +123,24 @@ fn main() -> Result<(), Failure> {
     });
     write(&out, "skip", &pod_request(&[skipped]), &skip)?;
 
-    let one = e2e_signed(&format!("{registry}/bench/e2e"))?;
+    let (one, pinned) = e2e_signed(&format!("{registry}/bench/e2e"))?;
     write(
         &out,
         "rsa2048-e2e",
         &pod_request(&[one]),
         &trusting(&e2e_cert),
     )?;
+    // The same image by digest, as Pods are once the policy has pinned
+    // them: one host call fewer (no tag resolution).
+    write(
+        &out,
+        "rsa2048-e2e-digest",
+        &pod_request(&[pinned]),
+        &trusting(&e2e_cert),
+    )?;
 
     let five = (0..5)
-        .map(|i| e2e_signed(&format!("{registry}/bench/e2e-{i}")))
+        .map(|i| e2e_signed(&format!("{registry}/bench/e2e-{i}")).map(|(tagged, _)| tagged))
         .collect::<Result<Vec<_>, _>>()?;
     write(
         &out,
