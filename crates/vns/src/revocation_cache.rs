@@ -9,10 +9,12 @@
 //! CRL), so two certificates never share an answer. The cache is bounded in
 //! entries and in bytes. Nothing here is trusted more than a fresh fetch:
 //! the verifier checks every cached answer in full, as it checks a fetched
-//! one.
+//! one. Concurrent misses for one answer share one fetch (a burst of
+//! images signed by one chain, at start or when an answer goes stale).
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use prometheus_client::metrics::counter::Counter;
@@ -35,16 +37,37 @@ struct Key {
     request: Vec<u8>,
 }
 
+impl Key {
+    fn new(kind: Kind, url: &str, request: &[u8]) -> Self {
+        Key {
+            kind,
+            url: url.to_string(),
+            request: request.to_vec(),
+        }
+    }
+}
+
+/// A poisoned lock only means a panic elsewhere while holding it; each
+/// update is one insert or remove, so the map stays consistent.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 struct Entry {
     der: Vec<u8>,
     next_update: DateTime<Utc>,
 }
 
+/// A fetch in progress: its outcome, shared by everyone who asked meanwhile.
+type Flight = Arc<tokio::sync::OnceCell<Result<Vec<u8>, String>>>;
+
 pub struct RevocationCache {
     entries: Mutex<HashMap<Key, Entry>>,
+    inflight: Mutex<HashMap<Key, Flight>>,
     max_entries: usize,
     max_bytes: usize,
-    /// Answers served from the cache, and fetches made because none was.
+    /// Answers served without a fetch of the caller's own (from the cache
+    /// or a fetch in progress), and fetches made.
     pub hits: Counter,
     pub misses: Counter,
 }
@@ -69,6 +92,7 @@ impl RevocationCache {
     ) -> Self {
         RevocationCache {
             entries: Mutex::new(HashMap::new()),
+            inflight: Mutex::new(HashMap::new()),
             max_entries: max_entries.max(1),
             max_bytes,
             hits,
@@ -76,14 +100,13 @@ impl RevocationCache {
         }
     }
 
-    /// A poisoned lock only means a panic elsewhere while holding it; each
-    /// update is one insert or remove, so the map stays consistent.
     fn lock(&self) -> MutexGuard<'_, HashMap<Key, Entry>> {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.entries)
     }
 
     /// The kept answer for (`url`, `request`) if its nextUpdate is still
     /// ahead of `now`; counts a hit or a miss.
+    #[cfg(test)]
     pub fn get(
         &self,
         kind: Kind,
@@ -91,26 +114,73 @@ impl RevocationCache {
         request: &[u8],
         now: DateTime<Utc>,
     ) -> Option<Vec<u8>> {
-        let key = Key {
-            kind,
-            url: url.to_string(),
-            request: request.to_vec(),
-        };
-        let mut entries = self.lock();
-        let found = match entries.get(&key) {
-            Some(e) if e.next_update > now => Some(e.der.clone()),
-            Some(_) => {
-                entries.remove(&key);
-                None
-            }
-            None => None,
-        };
+        let found = self.lookup(&Key::new(kind, url, request), now);
         if found.is_some() {
             self.hits.inc();
         } else {
             self.misses.inc();
         }
         found
+    }
+
+    fn lookup(&self, key: &Key, now: DateTime<Utc>) -> Option<Vec<u8>> {
+        let mut entries = self.lock();
+        match entries.get(key) {
+            Some(e) if e.next_update > now => Some(e.der.clone()),
+            Some(_) => {
+                entries.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// The kept answer, else the outcome of `fetch`, kept if it can be.
+    /// Callers that miss while a fetch of the same answer is in progress
+    /// wait for it and share its outcome (an error too: they asked at the
+    /// same moment), so a burst of verifications asks a responder once.
+    pub async fn get_or_fetch<F, Fut>(
+        &self,
+        kind: Kind,
+        url: &str,
+        request: &[u8],
+        now: DateTime<Utc>,
+        fetch: F,
+    ) -> Result<Vec<u8>, String>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Vec<u8>, String>>,
+    {
+        let key = Key::new(kind, url, request);
+        if let Some(der) = self.lookup(&key, now) {
+            self.hits.inc();
+            return Ok(der);
+        }
+        let flight = lock(&self.inflight).entry(key.clone()).or_default().clone();
+        let mut fetched = false;
+        let outcome = flight
+            .get_or_init(|| async {
+                fetched = true;
+                let outcome = fetch().await;
+                if let Ok(der) = &outcome {
+                    self.put(kind, url, request, der, now);
+                }
+                outcome
+            })
+            .await
+            .clone();
+        if fetched {
+            self.misses.inc();
+        } else {
+            self.hits.inc();
+        }
+        // The flight ends with its first reader: later misses fetch anew
+        // (or find the kept answer).
+        let mut inflight = lock(&self.inflight);
+        if inflight.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+            inflight.remove(&key);
+        }
+        outcome
     }
 
     /// Keeps a fetched answer until its nextUpdate; answers without one,
@@ -150,11 +220,7 @@ impl RevocationCache {
             }
         }
         entries.insert(
-            Key {
-                kind,
-                url: url.to_string(),
-                request: request.to_vec(),
-            },
+            Key::new(kind, url, request),
             Entry {
                 der: der.to_vec(),
                 next_update,
@@ -247,5 +313,73 @@ mod tests {
         assert!(tight.put(Kind::Crl, "a", b"", &later, now));
         assert!(tight.put(Kind::Crl, "b", b"", &later, now));
         assert_eq!(tight.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_share_one_fetch_and_its_outcome() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let cache = RevocationCache::new(8, 1 << 20);
+        let now = Utc::now();
+        let (der, _) = crl(Duration::hours(1));
+        let calls = AtomicUsize::new(0);
+        let slow = |outcome: Result<Vec<u8>, String>| {
+            let calls = &calls;
+            move || async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                outcome
+            }
+        };
+        let asked = futures_util::future::join_all((0..8).map(|_| {
+            cache.get_or_fetch(
+                Kind::Crl,
+                "http://ca/i.crl",
+                b"",
+                now,
+                slow(Ok(der.clone())),
+            )
+        }))
+        .await;
+        assert!(asked.iter().all(|a| a.as_ref() == Ok(&der)), "{asked:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!((cache.hits.get(), cache.misses.get()), (7, 1));
+        // Kept: no fetch now.
+        let again = cache
+            .get_or_fetch(Kind::Crl, "http://ca/i.crl", b"", now, slow(Ok(Vec::new())))
+            .await;
+        assert_eq!(again, Ok(der.clone()));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // A failed fetch is shared by those who asked meanwhile, not kept:
+        // the next miss fetches again.
+        let failed = futures_util::future::join_all((0..4).map(|_| {
+            cache.get_or_fetch(
+                Kind::Crl,
+                "http://ca/down.crl",
+                b"",
+                now,
+                slow(Err("HTTP 503".into())),
+            )
+        }))
+        .await;
+        assert!(
+            failed.iter().all(|f| f == &Err("HTTP 503".to_string())),
+            "{failed:?}"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        let later = cache
+            .get_or_fetch(
+                Kind::Crl,
+                "http://ca/down.crl",
+                b"",
+                now,
+                slow(Ok(der.clone())),
+            )
+            .await;
+        assert_eq!(later, Ok(der));
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert!(
+            lock(&cache.inflight).is_empty(),
+            "flights end with their readers"
+        );
     }
 }

@@ -122,15 +122,15 @@ async fn fetch_cached(
     limit: usize,
     timeout: Duration,
 ) -> Result<Vec<u8>, String> {
-    let now = chrono::Utc::now();
-    if let Some(der) = cache.and_then(|c| c.get(kind, url, request, now)) {
-        return Ok(der);
+    match cache {
+        Some(c) => {
+            c.get_or_fetch(kind, url, request, chrono::Utc::now(), || {
+                fetch(client, builder, limit, timeout)
+            })
+            .await
+        }
+        None => fetch(client, builder, limit, timeout).await,
     }
-    let der = fetch(client, builder, limit, timeout).await?;
-    if let Some(c) = cache {
-        c.put(kind, url, request, &der, now);
-    }
-    Ok(der)
 }
 
 pub async fn staple_cached(

@@ -206,3 +206,34 @@ fn bundled_images_use_their_staples_and_online_answers_are_cached() {
         2.0
     );
 }
+
+#[test]
+fn concurrent_verifications_ask_the_responder_once_per_answer() {
+    let f = Fixture::new();
+    let images: Vec<String> = (0..4).map(|_| f.signed_image()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.json");
+    write_settings(&path, &f.settings());
+    let server = Provider::start(&path, &["--deadline-ms=10000"]);
+    // A slow responder, so that the four verifications (one request: they
+    // run at once) all miss while the first fetches are in progress.
+    f.server.set_delay(std::time::Duration::from_millis(700));
+    let keys: Vec<&str> = images.iter().map(String::as_str).collect();
+    let r = server.validate(&keys);
+    for key in &keys {
+        let it = item(&r, key);
+        assert_eq!(it["value"]["verdict"], "verified", "{it}");
+    }
+    assert_eq!(server.metric("vns_provider_verifications_total"), 4.0);
+    // The leaf, the intermediate and the TSA certificate: one OCSP answer
+    // each, fetched once for all four verifications.
+    assert_eq!(f.responder_requests(), 3, "{:?}", f.server.requests());
+    assert_eq!(
+        server.metric("vns_provider_revocation_cache_misses_total"),
+        3.0
+    );
+    assert_eq!(
+        server.metric("vns_provider_revocation_cache_hits_total"),
+        9.0
+    );
+}

@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration as StdDuration;
@@ -29,6 +29,8 @@ pub struct RevocationServer {
     addr: SocketAddr,
     authority: RevocationAuthority,
     log: Arc<Mutex<Vec<String>>>,
+    /// Milliseconds to wait before each answer ([`Self::set_delay`]).
+    delay_ms: Arc<AtomicU64>,
     running: Option<Running>,
 }
 
@@ -49,6 +51,7 @@ impl RevocationServer {
             addr: listener.local_addr()?,
             authority,
             log: Arc::new(Mutex::new(Vec::new())),
+            delay_ms: Arc::new(AtomicU64::new(0)),
             running: None,
         };
         server.run(listener)?;
@@ -62,9 +65,10 @@ impl RevocationServer {
             let stop = stop.clone();
             let authority = self.authority.clone();
             let log = self.log.clone();
+            let delay = self.delay_ms.clone();
             std::thread::Builder::new()
                 .name("testkit-revocation-server".into())
-                .spawn(move || accept_loop(listener, &stop, &authority, &log))?
+                .spawn(move || accept_loop(listener, &stop, &authority, &log, &delay))?
         };
         self.running = Some(Running { stop, thread });
         Ok(())
@@ -91,6 +95,13 @@ impl RevocationServer {
 
     pub fn is_running(&self) -> bool {
         self.running.is_some()
+    }
+
+    /// Waits this long before each answer (a slow responder, so that
+    /// concurrent clients overlap).
+    pub fn set_delay(&self, delay: StdDuration) {
+        self.delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
     /// The requests answered so far, as `METHOD /path -> status`.
@@ -128,16 +139,21 @@ fn accept_loop(
     stop: &AtomicBool,
     authority: &RevocationAuthority,
     log: &Arc<Mutex<Vec<String>>>,
+    delay_ms: &Arc<AtomicU64>,
 ) {
     while !stop.load(Ordering::SeqCst) {
         match listener.accept() {
             Ok((stream, _)) => {
                 let authority = authority.clone();
                 let log = log.clone();
+                let delay = StdDuration::from_millis(delay_ms.load(Ordering::SeqCst));
                 // One thread per connection: a stuck client cannot block others.
                 let _ = std::thread::Builder::new()
                     .name("testkit-revocation-conn".into())
-                    .spawn(move || handle(stream, &authority, &log));
+                    .spawn(move || {
+                        std::thread::sleep(delay);
+                        handle(stream, &authority, &log)
+                    });
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 std::thread::sleep(StdDuration::from_millis(5));
