@@ -77,6 +77,8 @@ test: fmt lint machete check-standalone policy.wasm web
 	  VNS_TEST_REGISTRY=$$(bash scripts/registry.sh start "$$state") && export VNS_TEST_REGISTRY && \
 	  echo "test registry: $$VNS_TEST_REGISTRY" && cargo test --workspace --locked; \
 	fi
+	# The browser inspector's entry points (a feature no workspace member enables).
+	cargo test --locked -p notation-verifier --features wasm-bindgen --lib wasm::
 	$(MAKE) test-wasm
 	$(MAKE) web-test
 	$(MAKE) vns-static

@@ -83,6 +83,7 @@ pub fn verify(
     let mut notes = Vec::new();
     let result = (|| {
         let settings = parse_settings(settings)?;
+        notes.extend(unread_stores(&settings));
         let time = parse_time(time)?;
         let inputs: Vec<EnvelopeInput> =
             serde_json::from_str(envelopes).map_err(|e| InputError::Envelopes(e.to_string()))?;
@@ -127,8 +128,10 @@ pub fn verify(
 /// stapled OCSP/CRL material the revocation evidence.
 #[wasm_bindgen]
 pub fn verify_bundle(settings: &str, reference: &str, bundle: &str, time: &str) -> String {
+    let mut notes = Vec::new();
     let result = (|| {
         let settings = parse_settings(settings)?;
+        notes.extend(unread_stores(&settings));
         let time = parse_time(time)?;
         let manifest: Value =
             serde_json::from_str(bundle).map_err(|e| InputError::BundleSyntax(e.to_string()))?;
@@ -143,7 +146,26 @@ pub fn verify_bundle(settings: &str, reference: &str, bundle: &str, time: &str) 
             time,
         )?)
     })();
-    answer(result, &[])
+    answer(result, &notes)
+}
+
+/// The page cannot read the cluster, so a store kept in a ConfigMap or
+/// Secret stays unread and its statement's images fail TRUST_STORE_ERROR:
+/// say so, and how to inspect anyway.
+fn unread_stores(settings: &ValidatedSettings) -> Vec<String> {
+    settings
+        .verifier
+        .stores
+        .all_unresolved()
+        .into_iter()
+        .map(|(store_type, name, object)| {
+            format!(
+                "trust store \"{name}\" of type \"{}\" is kept in {object}, which this page cannot read; paste its PEM certificates in the settings (trustStores.{}.{name}) to inspect with it",
+                store_type.as_str(),
+                store_type.as_str()
+            )
+        })
+        .collect()
 }
 
 fn parse_settings(text: &str) -> Result<ValidatedSettings, InputError> {
@@ -241,6 +263,48 @@ trustPolicy:
             "2026-01-01T00:00:00Z",
         ));
         assert!(a["error"].as_str().unwrap().contains("subject"), "{a}");
+    }
+
+    #[test]
+    fn a_store_kept_in_the_cluster_is_named_with_what_to_do() {
+        let settings = r#"
+trustPolicy:
+  version: "1.0"
+  trustPolicies:
+    - name: all
+      registryScopes: ["*"]
+      signatureVerification: {level: strict}
+      trustStores: ["ca:pipeline"]
+      trustedIdentities: ["*"]
+trustStores:
+  ca:
+    pipeline: {configMap: {namespace: kubewarden, name: notation-roots}}
+"#;
+        let descriptor = r#"{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9", "size": 517}"#;
+        let a = parsed(&verify(
+            settings,
+            "r.example/app",
+            descriptor,
+            "[]",
+            "2026-01-01T00:00:00Z",
+        ));
+        assert_eq!(a["ok"], true, "{a}");
+        let notes = a["notes"].to_string();
+        assert!(
+            notes.contains("\\\"pipeline\\\"")
+                && notes.contains("kubewarden/notation-roots")
+                && notes.contains("trustStores.ca.pipeline"),
+            "{a}"
+        );
+        // Inline stores need no note.
+        let a = parsed(&verify(
+            SETTINGS,
+            "r.example/app",
+            descriptor,
+            "[]",
+            "2026-01-01T00:00:00Z",
+        ));
+        assert_eq!(a["notes"], json!([]), "{a}");
     }
 
     #[test]
