@@ -44,10 +44,8 @@ macro_rules! unroll {
     };
 }
 
-mod reduce;
-pub(crate) use reduce::Sparse;
-#[cfg(test)]
-pub(crate) use reduce::Term;
+pub(super) mod reduce;
+use reduce::Sparse;
 
 pub(super) const LIMB_BITS: u32 = 29;
 const MASK: u64 = (1 << LIMB_BITS) - 1;

@@ -20,7 +20,7 @@
 use super::{LIMB_BITS, MASK, MAX_LIMBS};
 
 /// Columns of a product (2L − 1 used, one spare for the last carry).
-pub(super) type Columns = [u64; 2 * MAX_LIMBS];
+pub(in crate::crypto::ec) type Columns = [u64; 2 * MAX_LIMBS];
 
 /// More digits than this and the dense reduction is cheaper anyway.
 const MAX_TERMS: usize = 8;
@@ -50,7 +50,7 @@ impl Sparse {
 /// fewest nonzero digits), if it has at most [`MAX_TERMS`] digits and the
 /// sparse reduction's column bound holds for it; `None` otherwise (the
 /// dense reduction is used). Compile time only.
-pub(super) const fn sparse_form<const L: usize>(limbs: &[u64; L]) -> Option<Sparse> {
+pub(in crate::crypto::ec) const fn sparse_form<const L: usize>(limbs: &[u64; L]) -> Option<Sparse> {
     let none = Term {
         limb: 0,
         shift: 0,
@@ -138,7 +138,11 @@ pub(super) const fn sparse_form<const L: usize>(limbs: &[u64; L]) -> Option<Spar
 /// high half, carried, is (t + m·n)/R, below 2n when t < n·R (R > 4n): the
 /// caller's conditional subtraction makes it canonical.
 #[inline(always)]
-pub(super) fn dense<const L: usize>(mut t: Columns, n: &[u64; L], n0_inv: u64) -> [u64; L] {
+pub(in crate::crypto::ec) fn dense<const L: usize>(
+    mut t: Columns,
+    n: &[u64; L],
+    n0_inv: u64,
+) -> [u64; L] {
     unroll!(i < L => {
         let m = t[i].wrapping_mul(n0_inv) & MASK;
         unroll!(j < L => {
@@ -168,7 +172,11 @@ pub(super) fn dense<const L: usize>(mut t: Columns, n: &[u64; L], n0_inv: u64) -
 /// 0 ≤ m < R: non-negative and below 2n, so carrying the high columns ends
 /// with a zero carry and limbs below 2^29.
 #[inline(always)]
-pub(super) fn sparse<const L: usize>(t: Columns, form: &Sparse, n0_inv: u64) -> [u64; L] {
+pub(in crate::crypto::ec) fn sparse<const L: usize>(
+    t: Columns,
+    form: &Sparse,
+    n0_inv: u64,
+) -> [u64; L] {
     // Columns start below L·2^58 < 2^63 (the bound in `sparse_form`).
     let mut c = t.map(|x| x as i64);
     unroll!(i < L => {
@@ -192,6 +200,6 @@ pub(super) fn sparse<const L: usize>(t: Columns, form: &Sparse, n0_inv: u64) -> 
         out[i] = (v & MASK as i64) as u64;
         carry = v >> LIMB_BITS;
     });
-    debug_assert_eq!(carry, 0, "the value over 2^(29L), for a value in [0, 2^(29L))");
+    debug_assert_eq!(carry, 0, "a value in [0, 2^(29L)) over 2^(29L)");
     out
 }
