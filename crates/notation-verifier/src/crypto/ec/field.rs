@@ -19,7 +19,8 @@
 //! shifts and additions instead of multiplications (`reduce::sparse`).
 //!
 //! Values are kept fully reduced (canonical, below the modulus) after every
-//! operation, so equality and zero tests compare limbs. Everything here
+//! operation, so equality and zero tests compare limbs; the one exception,
+//! [`Unreduced`], can only be multiplied. Everything here
 //! handles public data only (keys, digests, signatures): inversion and the
 //! conditional subtractions branch on the values, deliberately.
 
@@ -66,6 +67,14 @@ pub(crate) trait Modulus<const L: usize>: Copy + 'static {
     const N0_INV: u64 = neg_inverse(Self::LIMBS[0]);
     /// Evaluated (at compile time) by every reduction: the column bound.
     const FITS: () = assert!(L <= MAX_LIMBS, "too many limbs for one u64 column");
+    /// Evaluated by the [`Unreduced`] operations: modulus < R/16, so a value
+    /// below 4·modulus fits in `L` limbs and the product of two such values
+    /// is below 16·modulus² < modulus·R, which the Montgomery reduction
+    /// brings below 2·modulus (its final subtraction's precondition).
+    const UNREDUCED_FITS: () = assert!(
+        Self::LIMBS[L - 1] < 1 << (LIMB_BITS - 4),
+        "the modulus leaves no room for unreduced values"
+    );
     /// The modulus as a few signed powers of two, when it has that shape
     /// (the field primes; not the group orders): the reduction then adds
     /// shifted copies of m instead of multiplying by every limb.
@@ -325,6 +334,52 @@ impl<M: Modulus<L>, const L: usize> Residue<M, L> {
         Self::ZERO.sub(self)
     }
 
+    /// `self + other`, left below 2M for a multiplication (no conditional
+    /// subtraction).
+    #[inline]
+    pub(super) fn add_unreduced(&self, other: &Self) -> Unreduced<M, L> {
+        Unreduced::new(add_raw(&self.limbs, &other.limbs))
+    }
+
+    /// `self − other + M`, in (0, 2M), for a multiplication: one signed
+    /// carry chain instead of a borrow chain and a conditional addition.
+    #[inline]
+    pub(super) fn sub_unreduced(&self, other: &Self) -> Unreduced<M, L> {
+        let mut out = [0u64; L];
+        let mut carry = 0i64;
+        for (i, limb) in out.iter_mut().enumerate() {
+            // Each term is below 2^29 and the carry is −1, 0 or 1: no overflow.
+            let v = self.limbs[i] as i64 + M::LIMBS[i] as i64 - other.limbs[i] as i64 + carry;
+            *limb = (v & MASK as i64) as u64;
+            carry = v >> LIMB_BITS;
+        }
+        // The value is positive and below 2M < 2^(29L): no carry out.
+        debug_assert_eq!(carry, 0);
+        Unreduced::new(out)
+    }
+
+    /// `K·self` (K ≤ 4), below K·M, for a multiplication: one carry chain
+    /// where doubling twice costs two carry chains and two subtractions.
+    #[inline]
+    pub(super) fn times_unreduced<const K: u64>(&self) -> Unreduced<M, L> {
+        const { assert!(K <= 4, "unreduced values stay below 4M") };
+        let mut out = [0u64; L];
+        let mut carry = 0u64;
+        for (limb, &a) in out.iter_mut().zip(&self.limbs) {
+            let v = a * K + carry;
+            *limb = v & MASK;
+            carry = v >> LIMB_BITS;
+        }
+        // K·self < 4M < 2^(29L).
+        debug_assert_eq!(carry, 0);
+        Unreduced::new(out)
+    }
+
+    /// The same value, as a multiplication operand beside an unreduced one.
+    pub(super) fn unreduced(self) -> Unreduced<M, L> {
+        Unreduced::new(self.limbs)
+    }
+
     /// Montgomery product `a·b·R^-1 mod M`.
     #[inline]
     pub(super) fn mul(&self, other: &Self) -> Self {
@@ -437,5 +492,47 @@ impl<M: Modulus<L>, const L: usize> Residue<M, L> {
     /// The limbs, little-endian (to compare plain values).
     pub(super) fn limbs(&self) -> &[u64; L] {
         &self.limbs
+    }
+}
+
+/// A value modulo `M` below 4M, limbs below 2^29, not canonical: the result
+/// of an addition, subtraction or small multiple whose only use is a
+/// multiplication, which skips the conditional subtraction (see
+/// [`Modulus::UNREDUCED_FITS`] for why the product is still exact and
+/// canonical). It has no comparison, on purpose.
+pub(crate) struct Unreduced<M, const L: usize> {
+    limbs: [u64; L],
+    modulus: PhantomData<M>,
+}
+
+impl<M, const L: usize> Clone for Unreduced<M, L> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<M, const L: usize> Copy for Unreduced<M, L> {}
+
+impl<M: Modulus<L>, const L: usize> Unreduced<M, L> {
+    #[inline(always)]
+    fn new(limbs: [u64; L]) -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = M::UNREDUCED_FITS;
+        Unreduced {
+            limbs,
+            modulus: PhantomData,
+        }
+    }
+
+    /// The Montgomery product, canonical. `Residue::mul` needs only limbs
+    /// below 2^29 (the column bound) and a product below M·R (the final
+    /// subtraction's), which values below 4M meet.
+    #[inline(always)]
+    pub(super) fn mul(&self, other: &Self) -> Residue<M, L> {
+        Residue::from_limbs(self.limbs).mul(&Residue::from_limbs(other.limbs))
+    }
+
+    #[inline(always)]
+    pub(super) fn square(&self) -> Residue<M, L> {
+        Residue::from_limbs(self.limbs).square()
     }
 }
