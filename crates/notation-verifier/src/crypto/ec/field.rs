@@ -13,20 +13,44 @@
 //! 2^58 and a whole column of a·b + m·p (at most 2L products, L ≤ 14 here)
 //! sums in one u64 without carry handling; the carry moves once per column.
 //! RustCrypto's 32-bit fiat-crypto code pays a carry per product instead.
-//! The limb count is a const parameter, so every loop has a constant trip
-//! count and the modulus limbs are constants the compiler folds (P-256's p
-//! has two zero limbs in this radix; their products disappear).
+//! The limb count is a const parameter and the column loops are unrolled by
+//! hand (`unroll!`), so the columns are locals and the modulus limbs are
+//! constants. The field primes, sparse in signed binary, are reduced with
+//! shifts and additions instead of multiplications (`reduce::sparse`).
 //!
 //! Values are kept fully reduced (canonical, below the modulus) after every
-//! operation, so equality and zero tests compare limbs. Everything here
+//! operation, so equality and zero tests compare limbs; the one exception,
+//! [`Unreduced`], can only be multiplied. Everything here
 //! handles public data only (keys, digests, signatures): inversion and the
 //! conditional subtractions branch on the values, deliberately.
 
 use std::marker::PhantomData;
 
+/// `$body` for `$i` = 0, 1, ..., 15, each copy with `$i` a constant and
+/// guarded by `$i < $n` (a constant too, so the guards fold away): a loop
+/// unrolled by hand. LLVM unrolled the 9-limb loops of P-256 by itself but
+/// left P-384's 14-limb ones rolled, with the columns in memory; and it
+/// would not unroll the sparse reduction (a loop over the modulus's digits
+/// inside the loop over columns) even for P-256. Unrolled, the columns are
+/// locals. Up to 16 = `MAX_LIMBS` iterations.
+macro_rules! unroll {
+    ($i:ident < $n:expr => $body:block) => {
+        unroll!(@ $i, $n, $body, 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15)
+    };
+    (@ $i:ident, $n:expr, $body:block, $($k:literal)*) => {
+        $({
+            let $i: usize = $k;
+            if $i < $n $body
+        })*
+    };
+}
+
+pub(super) mod reduce;
+use reduce::Sparse;
+
 pub(super) const LIMB_BITS: u32 = 29;
 const MASK: u64 = (1 << LIMB_BITS) - 1;
-/// The column bound (see [`Residue::reduce`]) holds up to 16 limbs (464
+/// The column bound (see `reduce::dense`) holds up to 16 limbs (464
 /// bits); P-384 needs 14.
 const MAX_LIMBS: usize = 16;
 
@@ -43,6 +67,18 @@ pub(crate) trait Modulus<const L: usize>: Copy + 'static {
     const N0_INV: u64 = neg_inverse(Self::LIMBS[0]);
     /// Evaluated (at compile time) by every reduction: the column bound.
     const FITS: () = assert!(L <= MAX_LIMBS, "too many limbs for one u64 column");
+    /// Evaluated by the [`Unreduced`] operations: modulus < R/16, so a value
+    /// below 4·modulus fits in `L` limbs and the product of two such values
+    /// is below 16·modulus² < modulus·R, which the Montgomery reduction
+    /// brings below 2·modulus (its final subtraction's precondition).
+    const UNREDUCED_FITS: () = assert!(
+        Self::LIMBS[L - 1] < 1 << (LIMB_BITS - 4),
+        "the modulus leaves no room for unreduced values"
+    );
+    /// The modulus as a few signed powers of two, when it has that shape
+    /// (the field primes; not the group orders): the reduction then adds
+    /// shifted copies of m instead of multiplying by every limb.
+    const SPARSE: Option<Sparse> = reduce::sparse_form(&Self::LIMBS);
     /// R mod modulus, R = 2^(29·L): one in Montgomery form.
     const R1: [u64; L] = power_of_r(&Self::LIMBS, 1);
     /// R^2 mod modulus: converts into Montgomery form.
@@ -298,18 +334,64 @@ impl<M: Modulus<L>, const L: usize> Residue<M, L> {
         Self::ZERO.sub(self)
     }
 
+    /// `self + other`, left below 2M for a multiplication (no conditional
+    /// subtraction).
+    #[inline]
+    pub(super) fn add_unreduced(&self, other: &Self) -> Unreduced<M, L> {
+        Unreduced::new(add_raw(&self.limbs, &other.limbs))
+    }
+
+    /// `self − other + M`, in (0, 2M), for a multiplication: one signed
+    /// carry chain instead of a borrow chain and a conditional addition.
+    #[inline]
+    pub(super) fn sub_unreduced(&self, other: &Self) -> Unreduced<M, L> {
+        let mut out = [0u64; L];
+        let mut carry = 0i64;
+        for (i, limb) in out.iter_mut().enumerate() {
+            // Each term is below 2^29 and the carry is −1, 0 or 1: no overflow.
+            let v = self.limbs[i] as i64 + M::LIMBS[i] as i64 - other.limbs[i] as i64 + carry;
+            *limb = (v & MASK as i64) as u64;
+            carry = v >> LIMB_BITS;
+        }
+        // The value is positive and below 2M < 2^(29L): no carry out.
+        debug_assert_eq!(carry, 0);
+        Unreduced::new(out)
+    }
+
+    /// `K·self` (K ≤ 4), below K·M, for a multiplication: one carry chain
+    /// where doubling twice costs two carry chains and two subtractions.
+    #[inline]
+    pub(super) fn times_unreduced<const K: u64>(&self) -> Unreduced<M, L> {
+        const { assert!(K <= 4, "unreduced values stay below 4M") };
+        let mut out = [0u64; L];
+        let mut carry = 0u64;
+        for (limb, &a) in out.iter_mut().zip(&self.limbs) {
+            let v = a * K + carry;
+            *limb = v & MASK;
+            carry = v >> LIMB_BITS;
+        }
+        // K·self < 4M < 2^(29L).
+        debug_assert_eq!(carry, 0);
+        Unreduced::new(out)
+    }
+
+    /// The same value, as a multiplication operand beside an unreduced one.
+    pub(super) fn unreduced(self) -> Unreduced<M, L> {
+        Unreduced::new(self.limbs)
+    }
+
     /// Montgomery product `a·b·R^-1 mod M`.
     #[inline]
     pub(super) fn mul(&self, other: &Self) -> Self {
         let (a, b) = (&self.limbs, &other.limbs);
         // Operand scanning into uncarried columns: t_k = Σ a_i·b_j over
         // i + j = k. Constant trip counts, so the compiler unrolls it.
-        let mut t = [0u64; 2 * MAX_LIMBS];
-        for i in 0..L {
-            for j in 0..L {
+        let mut t: reduce::Columns = [0; 2 * MAX_LIMBS];
+        unroll!(i < L => {
+            unroll!(j < L => {
                 t[i + j] += a[i] * b[j];
-            }
-        }
+            });
+        });
         Self::reduce(t)
     }
 
@@ -318,45 +400,31 @@ impl<M: Modulus<L>, const L: usize> Residue<M, L> {
     #[inline]
     pub(super) fn square(&self) -> Self {
         let a = &self.limbs;
-        let mut t = [0u64; 2 * MAX_LIMBS];
-        for i in 0..L {
+        let mut t: reduce::Columns = [0; 2 * MAX_LIMBS];
+        unroll!(i < L => {
             t[2 * i] += a[i] * a[i];
             let twice = 2 * a[i];
-            for j in i + 1..L {
-                t[i + j] += twice * a[j];
-            }
-        }
+            unroll!(j < L => {
+                if j > i {
+                    t[i + j] += twice * a[j];
+                }
+            });
+        });
         Self::reduce(t)
     }
 
-    /// Montgomery reduction of uncarried columns `t` (2L of them, each a sum
-    /// of at most L products below 2^58): for each low column, m_i = t_i·(−M^-1)
-    /// mod 2^29 makes it divisible by 2^29 once m_i·M is added, and its carry
-    /// moves up. A column then holds at most 2L products below 2^58 plus a
-    /// carry below 2^35: below 2^64 for L ≤ 16. The high half, carried, is
-    /// below 2M (R > 4M), so one conditional subtraction makes it canonical.
+    /// Montgomery reduction of the columns (see `reduce`), then one
+    /// conditional subtraction: the reduction leaves a value below 2M.
     #[inline(always)]
-    fn reduce(mut t: [u64; 2 * MAX_LIMBS]) -> Self {
+    fn reduce(t: reduce::Columns) -> Self {
         #[allow(clippy::let_unit_value)]
         let () = M::FITS;
-        let n = &M::LIMBS;
-        for i in 0..L {
-            let m = t[i].wrapping_mul(M::N0_INV) & MASK;
-            for j in 0..L {
-                t[i + j] += m * n[j];
-            }
-            t[i + 1] += t[i] >> LIMB_BITS;
-        }
-        let mut out = [0u64; L];
-        let mut carry = 0u64;
-        for i in 0..L {
-            let v = t[L + i] + carry;
-            out[i] = v & MASK;
-            carry = v >> LIMB_BITS;
-        }
-        // carry is bit 29L of a value below 2M < 2^(29L): zero.
-        let (reduced, borrowed) = sub(&out, n);
-        Self::from_limbs(if carry == 0 && borrowed { out } else { reduced })
+        let out = match M::SPARSE {
+            Some(form) => reduce::sparse::<L>(t, &form, M::N0_INV),
+            None => reduce::dense(t, &M::LIMBS, M::N0_INV),
+        };
+        let (reduced, borrowed) = sub(&out, &M::LIMBS);
+        Self::from_limbs(if borrowed { out } else { reduced })
     }
 
     /// `self^-1` for a plain (not Montgomery) value, `None` for zero: the
@@ -424,5 +492,47 @@ impl<M: Modulus<L>, const L: usize> Residue<M, L> {
     /// The limbs, little-endian (to compare plain values).
     pub(super) fn limbs(&self) -> &[u64; L] {
         &self.limbs
+    }
+}
+
+/// A value modulo `M` below 4M, limbs below 2^29, not canonical: the result
+/// of an addition, subtraction or small multiple whose only use is a
+/// multiplication, which skips the conditional subtraction (see
+/// [`Modulus::UNREDUCED_FITS`] for why the product is still exact and
+/// canonical). It has no comparison, on purpose.
+pub(crate) struct Unreduced<M, const L: usize> {
+    limbs: [u64; L],
+    modulus: PhantomData<M>,
+}
+
+impl<M, const L: usize> Clone for Unreduced<M, L> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<M, const L: usize> Copy for Unreduced<M, L> {}
+
+impl<M: Modulus<L>, const L: usize> Unreduced<M, L> {
+    #[inline(always)]
+    fn new(limbs: [u64; L]) -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = M::UNREDUCED_FITS;
+        Unreduced {
+            limbs,
+            modulus: PhantomData,
+        }
+    }
+
+    /// The Montgomery product, canonical. `Residue::mul` needs only limbs
+    /// below 2^29 (the column bound) and a product below M·R (the final
+    /// subtraction's), which values below 4M meet.
+    #[inline(always)]
+    pub(super) fn mul(&self, other: &Self) -> Residue<M, L> {
+        Residue::from_limbs(self.limbs).mul(&Residue::from_limbs(other.limbs))
+    }
+
+    #[inline(always)]
+    pub(super) fn square(&self) -> Residue<M, L> {
+        Residue::from_limbs(self.limbs).square()
     }
 }

@@ -93,13 +93,17 @@ impl<P: Modulus<L>, const L: usize> Jacobian<P, L> {
         let delta = self.z.square();
         let gamma = self.y.square();
         let beta = self.x.mul(&gamma);
-        let t = self.x.sub(&delta).mul(&self.x.add(&delta));
-        let alpha = t.double().add(&t);
+        // Sums, differences and multiples that only feed a multiplication
+        // stay unreduced (below 4p; see `Unreduced`).
+        let (x_minus, x_plus) = (self.x.sub_unreduced(&delta), self.x.add_unreduced(&delta));
+        let t = x_minus.mul(&x_plus);
+        let alpha = t.times_unreduced::<3>();
         let beta4 = beta.double().double();
         let x = alpha.square().sub(&beta4.double());
-        let z = self.y.add(&self.z).square().sub(&gamma).sub(&delta);
+        let y_plus_z = self.y.add_unreduced(&self.z);
+        let z = y_plus_z.square().sub(&gamma).sub(&delta);
         let gamma2_8 = gamma.square().double().double().double();
-        let y = alpha.mul(&beta4.sub(&x)).sub(&gamma2_8);
+        let y = alpha.mul(&beta4.sub_unreduced(&x)).sub(&gamma2_8);
         Jacobian { x, y, z }
     }
 
@@ -123,13 +127,13 @@ impl<P: Modulus<L>, const L: usize> Jacobian<P, L> {
             };
         }
         let hh = h.square();
-        let i = hh.double().double();
-        let j = h.mul(&i);
-        let r = s_diff.double();
-        let v = self.x.mul(&i);
+        let i = hh.times_unreduced::<4>();
+        let j = h.unreduced().mul(&i);
+        let r = s_diff.times_unreduced::<2>();
+        let v = self.x.unreduced().mul(&i);
         let x = r.square().sub(&j).sub(&v.double());
-        let y = r.mul(&v.sub(&x)).sub(&self.y.mul(&j).double());
-        let z = self.z.add(&h).square().sub(&z1z1).sub(&hh);
+        let y = r.mul(&v.sub_unreduced(&x)).sub(&self.y.mul(&j).double());
+        let z = self.z.add_unreduced(&h).square().sub(&z1z1).sub(&hh);
         Jacobian { x, y, z }
     }
 
@@ -157,13 +161,14 @@ impl<P: Modulus<L>, const L: usize> Jacobian<P, L> {
                 Self::INFINITY
             };
         }
-        let i = h.double().square();
+        let i = h.times_unreduced::<2>().square();
         let j = h.mul(&i);
-        let r = s_diff.double();
+        let r = s_diff.times_unreduced::<2>();
         let v = u1.mul(&i);
         let x = r.square().sub(&j).sub(&v.double());
-        let y = r.mul(&v.sub(&x)).sub(&s1.mul(&j).double());
-        let z = self.z.add(&other.z).square().sub(&z1z1).sub(&z2z2).mul(&h);
+        let y = r.mul(&v.sub_unreduced(&x)).sub(&s1.mul(&j).double());
+        let z1_plus_z2 = self.z.add_unreduced(&other.z);
+        let z = z1_plus_z2.square().sub(&z1z1).sub(&z2z2).mul(&h);
         Jacobian { x, y, z }
     }
 

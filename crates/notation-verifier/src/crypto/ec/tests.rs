@@ -94,6 +94,9 @@ fn field_arithmetic_matches_big_integers() {
     field_matches_big_integers::<P384Order, P384_LIMBS>();
 }
 
+/// The reductions and the unreduced operations at their bounds.
+mod bounds;
+
 /// One curve's point tests against its crate.
 macro_rules! curve_tests {
     ($module:ident, $curve:ident, $field:ty, $order:ty, $limbs:expr, $params:expr, $verify:ident, $file:literal) => {
