@@ -477,6 +477,7 @@ fn connections(server: &PolicyServer, images: &Images, counter: &TcpProxy) -> Ve
         };
         send();
         let (before, hellos) = (counter.accepted(), counter.tls_hellos());
+        let started = Instant::now();
         for _ in 0..N {
             let outcome = send();
             assert_eq!(
@@ -486,10 +487,11 @@ fn connections(server: &PolicyServer, images: &Images, counter: &TcpProxy) -> Ve
                 server.log_text()
             );
         }
+        let mean = started.elapsed().as_secs_f64() * 1000.0 / N as f64;
         let each = |n: usize| n as f64 / N as f64;
         format!(
-            "| {} | connections per admission, one at a time | 2 | {} | {N} | | | | | 0 | | \
-                 {:.2} registry connections each, {:.2} of them TLS |",
+            "| {} | connections per admission, one at a time | 2 | {} | {N} | | \
+             {mean:.1} ms (mean) | | | 0 | | {:.2} registry connections each, {:.2} of them TLS |",
             images.transport,
             format!("{kind:?}").to_lowercase(),
             each(counter.accepted() - before),
