@@ -29,7 +29,8 @@
 //!
 //! Prints one table row per scenario and image kind (for
 //! docs/operations.md and docs/performance.md). Asserts that every answer of
-//! a, b, c and f is the policy's verdict (signed admitted, unsigned denied with
+//! a, b, c, f and the counted admissions, on both transports, is the
+//! policy's verdict (signed admitted, unsigned denied with
 //! NO_SIGNATURE or admitted with a warning, the refused registry's image
 //! denied with REGISTRY_ERROR). After e it records, without
 //! asserting (that is the host's behaviour, not the policy's), whether the
