@@ -19,9 +19,18 @@
 //! limit that more workers do not lift is not the workers' (see
 //! docs/operations.md, "The failure path, measured").
 //!
+//! The registry above speaks plain HTTP and is listed in `insecure_sources`,
+//! so the host tries HTTPS before plain HTTP on every call. Azure
+//! Container Registry speaks HTTPS, so a, b (`deny`), c and d run again
+//! (2 workers) against a second docker-registry serving the same storage over
+//! TLS, its test CA given in `source_authorities`. On each transport a
+//! proxy that forwards without delay counts the registry connections per
+//! admission, and how many of them began with TLS.
+//!
 //! Prints one table row per scenario and image kind (for
 //! docs/operations.md and docs/performance.md). Asserts that every answer of
-//! a, b, c and f is the policy's verdict (signed admitted, unsigned denied with
+//! a, b, c, f and the counted admissions, on both transports, is the
+//! policy's verdict (signed admitted, unsigned denied with
 //! NO_SIGNATURE or admitted with a warning, the refused registry's image
 //! denied with REGISTRY_ERROR). After e it records, without
 //! asserting (that is the host's behaviour, not the policy's), whether the
@@ -35,7 +44,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::policy_server::{
-    admission_review, annotated_module, kubewarden_tools, policy, scratch_dir, PolicyServer,
+    admission_review, annotated_module, kubewarden_tools, policy, scratch_dir, HttpsRegistry,
+    PolicyServer,
 };
 use common::tcp_proxy::{Behaviour, TcpProxy};
 use common::{create_pod, push, registry, settings, signed, with};
@@ -180,7 +190,13 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// Table rows: all answers, then one row per kind when there are several.
-fn rows(name: &str, workers: usize, samples: &[Sample], elapsed: Duration) -> Vec<String> {
+fn rows(
+    transport: &str,
+    name: &str,
+    workers: usize,
+    samples: &[Sample],
+    elapsed: Duration,
+) -> Vec<String> {
     let mut kinds: Vec<Kind> = Vec::new();
     for s in samples {
         if !kinds.contains(&s.kind) {
@@ -222,7 +238,7 @@ fn rows(name: &str, workers: usize, samples: &[Sample], elapsed: Duration) -> Ve
             }
             let outcomes: Vec<String> = outcomes.iter().map(|(o, n)| format!("{n} {o}")).collect();
             format!(
-                "| {name} | {workers} | {label} | {} | {:.1} | {:.1} ms | {:.1} ms | {:.1} ms | {} | {} / {} | {} |",
+                "| {transport} | {name} | {workers} | {label} | {} | {:.1} | {:.1} ms | {:.1} ms | {:.1} ms | {} | {} / {} | {} |",
                 group.len(),
                 group.len() as f64 / elapsed.as_secs_f64(),
                 ms(percentile(&latencies, 0.5)),
@@ -239,6 +255,9 @@ fn rows(name: &str, workers: usize, samples: &[Sample], elapsed: Duration) -> Ve
 
 /// The images of every scenario, as references through each registry.
 struct Images {
+    /// "http" (docker-registry over plain HTTP, listed in `insecure_sources`)
+    /// or "https" (over TLS, its CA in `source_authorities`).
+    transport: &'static str,
     signed: String,
     unsigned: String,
     signed_slow: String,
@@ -249,13 +268,37 @@ struct Images {
     refusing: String,
 }
 
+impl Images {
+    /// The signed and unsigned repositories (`paths`, without a registry)
+    /// in `registry`, and through the proxy `slow` in front of it.
+    fn new(
+        transport: &'static str,
+        registry: &str,
+        slow: &str,
+        paths: &(String, String),
+        refusing: &str,
+    ) -> Images {
+        let (signed, unsigned) = paths;
+        Images {
+            transport,
+            signed: format!("{registry}/{signed}:v1"),
+            unsigned: format!("{registry}/{unsigned}:v1"),
+            signed_slow: format!("{slow}/{signed}:v1"),
+            unsigned_slow: format!("{slow}/{unsigned}:v1"),
+            path: format!("{signed}:v1"),
+            refusing: refusing.to_string(),
+        }
+    }
+}
+
 /// Runs the scenarios on one policy server; returns the table rows and
-/// asserts the verdicts of a, b, c and f.
+/// asserts the verdicts of a, b, c and f. Without a silent registry
+/// (`hole`), only a, b (`deny`), c and d.
 fn scenarios(
     server: &PolicyServer,
     workers: usize,
     images: &Images,
-    hole: &TcpProxy,
+    hole: Option<&TcpProxy>,
     time: Duration,
 ) -> Vec<String> {
     let t = |kind, policy, image: &str| Target::new(kind, policy, image);
@@ -276,7 +319,7 @@ fn scenarios(
                 .send_bytes(&target.body);
         }
         let (samples, elapsed) = drive(server, &targets, plan, time);
-        let new = rows(name, workers, &samples, elapsed);
+        let new = rows(images.transport, name, workers, &samples, elapsed);
         println!("{}", new.join("\n"));
         table.extend(new);
         if check {
@@ -311,12 +354,14 @@ fn scenarios(
             &only,
             true,
         );
-        run(
-            "b unsigned, warn",
-            vec![t(Kind::Unsigned, "warn", &images.unsigned)],
-            &only,
-            true,
-        );
+        if hole.is_some() {
+            run(
+                "b unsigned, warn",
+                vec![t(Kind::Unsigned, "warn", &images.unsigned)],
+                &only,
+                true,
+            );
+        }
         let mixed = vec![
             t(Kind::Signed, "deny", &images.signed),
             t(Kind::Unsigned, "deny", &images.unsigned),
@@ -336,6 +381,9 @@ fn scenarios(
     ];
     let slow = format!("d 90/10 mix, registry +{} ms", SLOW_REGISTRY.as_millis());
     run(&slow, mixed, &mix, false);
+    let Some(hole) = hole else {
+        return table;
+    };
     // 4 of the 32 clients ask about an image in a registry that refuses
     // connections: a registry that is down, but says so.
     let refused = vec![
@@ -379,7 +427,7 @@ fn scenarios(
         Err(_) => format!("no answer within {:.0} s", t.elapsed().as_secs_f64()),
     };
     table.push(format!(
-        "| e, then: the registry still silent | {workers} | signed | 1 | | {probe} | | | | | |"
+        "| http | e, then: the registry still silent | {workers} | signed | 1 | | {probe} | | | | | |"
     ));
     // The silent registry now closes every connection (down for good): how
     // long until the policy server admits the signed image again.
@@ -401,9 +449,57 @@ fn scenarios(
         }
     };
     table.push(format!(
-        "| e, then: the registry refuses connections | {workers} | signed | | | {recovered} | | | | | |"
+        "| http | e, then: the registry refuses connections | {workers} | signed | | | {recovered} | | | | | |"
     ));
     table
+}
+
+/// Registry connections per admission, counted by a proxy that forwards
+/// without delay (`counter`, the registry of `images`): `N` admissions one
+/// after the other of the unsigned image, then of the signed one, each after
+/// one that warms the host's cache. The host builds a new registry client
+/// for every uncached call, so this counts the attempts each call costs.
+fn connections(server: &PolicyServer, images: &Images, counter: &TcpProxy) -> Vec<String> {
+    const N: usize = 20;
+    [
+        (Kind::Unsigned, &images.unsigned),
+        (Kind::Signed, &images.signed),
+    ]
+    .into_iter()
+    .map(|(kind, image)| {
+        let target = Target::new(kind, "deny", image);
+        let send = || {
+            let t = Instant::now();
+            let answer = ureq::post(&server.validate_url(target.policy))
+                .timeout(CLIENT_TIMEOUT)
+                .set("Content-Type", "application/json")
+                .send_bytes(&target.body);
+            outcome(answer, t.elapsed())
+        };
+        send();
+        let (before, hellos) = (counter.accepted(), counter.tls_hellos());
+        let started = Instant::now();
+        for _ in 0..N {
+            let outcome = send();
+            assert_eq!(
+                target.expected(),
+                Some(outcome.as_str()),
+                "{image}\n{}",
+                server.log_text()
+            );
+        }
+        let mean = started.elapsed().as_secs_f64() * 1000.0 / N as f64;
+        let each = |n: usize| n as f64 / N as f64;
+        format!(
+            "| {} | connections per admission, one at a time | 2 | {} | {N} | | \
+             {mean:.1} ms (mean) | | | 0 | | {:.2} registry connections each, {:.2} of them TLS |",
+            images.transport,
+            format!("{kind:?}").to_lowercase(),
+            each(counter.accepted() - before),
+            each(counter.tls_hellos() - hellos),
+        )
+    })
+    .collect()
 }
 
 fn version(binary: &std::path::Path) -> String {
@@ -429,19 +525,12 @@ fn the_failure_path_through_policy_server() {
             .unwrap_or(10),
     );
     let upstream = registry().address().to_string();
-    let signed_repo = signed("e2e-valid-signature");
-    let unsigned_repo = push("e2e");
     let path = |repo: &str| repo.split_once('/').map(|(_, p)| p.to_string()).unwrap();
+    let paths = (path(&signed("e2e-valid-signature")), path(&push("e2e")));
     let slow = TcpProxy::start(&upstream, Behaviour::Delay(SLOW_REGISTRY));
     let refusing = TcpProxy::start(&upstream, Behaviour::Refuse);
-    let images = Images {
-        signed: format!("{signed_repo}:v1"),
-        unsigned: format!("{unsigned_repo}:v1"),
-        signed_slow: format!("{}/{}:v1", slow.address, path(&signed_repo)),
-        unsigned_slow: format!("{}/{}:v1", slow.address, path(&unsigned_repo)),
-        path: format!("{}:v1", path(&signed_repo)),
-        refusing: refusing.address.clone(),
-    };
+    let counter = TcpProxy::start(&upstream, Behaviour::Delay(Duration::ZERO));
+    let images = Images::new("http", &upstream, &slow.address, &paths, &refusing.address);
     let dir = scratch_dir("policy-server-load");
     let module = annotated_module(&kwctl, &dir);
     let deny = with(settings(), "enforcement", json!("deny"));
@@ -458,8 +547,8 @@ fn the_failure_path_through_policy_server() {
         load.trim()
     );
     println!(
-        "| scenario | workers | images | answers | per s | p50 | p99 | max | not the verdict | ≥10 s / ≥30 s | outcomes |\n\
-         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+        "| transport | scenario | workers | images | answers | per s | p50 | p99 | max | not the verdict | ≥10 s / ≥30 s | outcomes |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     );
     let mut table = Vec::new();
     for workers in [2, 16] {
@@ -470,14 +559,47 @@ fn the_failure_path_through_policy_server() {
             slow.address.clone(),
             refusing.address.clone(),
             hole.address.clone(),
+            counter.address.clone(),
         ];
         let server = PolicyServer::start(&binary, &dir, &policies, &insecure, Some(workers));
-        table.extend(scenarios(&server, workers, &images, &hole, time));
+        if workers == 2 {
+            let through = Images::new("http", &counter.address, "", &paths, "");
+            let counted = connections(&server, &through, &counter);
+            println!("{}", counted.join("\n"));
+            table.extend(counted);
+        }
+        table.extend(scenarios(&server, workers, &images, Some(&hole), time));
         println!(
             "connections the silent registry accepted: {}",
             hole.accepted()
         );
     }
+    // The same images over HTTPS, as from Azure Container Registry: a second
+    // docker-registry serves the first one's storage over TLS with a
+    // certificate for 127.0.0.1 from a test CA, which the policy server
+    // trusts for that registry (`source_authorities`), not as insecure.
+    let fixtures = [
+        (paths.0.as_str(), "e2e-valid-signature", true),
+        (paths.1.as_str(), "e2e", false),
+    ];
+    let https = HttpsRegistry::start(registry(), &fixtures);
+    let tls = https.registry.address().to_string();
+    let tls_slow = TcpProxy::start(&tls, Behaviour::Delay(SLOW_REGISTRY));
+    let tls_counter = TcpProxy::start(&tls, Behaviour::Delay(Duration::ZERO));
+    let images = Images::new("https", &tls, &tls_slow.address, &paths, &refusing.address);
+    let sources = json!({
+        "source_authorities": https.authorities(&[&tls, &tls_slow.address, &tls_counter.address])
+    });
+    let https_dir = dir.join("https");
+    std::fs::create_dir_all(&https_dir).unwrap();
+    let server =
+        PolicyServer::start_with_sources(&binary, &https_dir, &policies, &sources, Some(2));
+    let through = Images::new("https", &tls_counter.address, "", &paths, "");
+    let counted = connections(&server, &through, &tls_counter);
+    println!("{}", counted.join("\n"));
+    table.extend(counted);
+    table.extend(scenarios(&server, 2, &images, None, time));
+    drop(server);
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("load average at the end: {}", load.trim());
     println!("{}", table.join("\n"));

@@ -3,12 +3,16 @@
 //! they are absent), shared by `monitor_mode` and `policy_server_load`.
 
 use std::io::Read;
-use std::net::TcpListener;
+use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use testkit::layout::{e2e_layout, push_layout};
+use testkit::pki::TlsCa;
+use testkit::publish::publish_bundle;
+use testkit::registry::{RegistryConfig, ServerTls, TestRegistry};
 
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -102,17 +106,25 @@ impl PolicyServer {
         insecure: &[String],
         workers: Option<usize>,
     ) -> PolicyServer {
+        let sources = json!({ "insecure_sources": insecure });
+        PolicyServer::start_with_sources(binary, dir, policies, &sources, workers)
+    }
+
+    /// As `start`, with `sources` as its sources file (Kubewarden's
+    /// sources.yaml: `insecure_sources`, and `source_authorities` keyed by
+    /// host:port, each a list of `{"type": "Data", "data": PEM}`).
+    pub fn start_with_sources(
+        binary: &Path,
+        dir: &Path,
+        policies: &Value,
+        sources: &Value,
+        workers: Option<usize>,
+    ) -> PolicyServer {
         let policies_file = dir.join("policies.yml");
         std::fs::write(&policies_file, serde_saphyr::to_string(policies).unwrap()).unwrap();
-        let sources = dir.join("sources.yml");
-        std::fs::write(
-            &sources,
-            format!(
-                "insecure_sources: {}\n",
-                serde_json::to_string(insecure).unwrap()
-            ),
-        )
-        .unwrap();
+        // JSON is YAML: the policy server reads either.
+        let sources_file = dir.join("sources.yml");
+        std::fs::write(&sources_file, sources.to_string()).unwrap();
         let (port, ready) = (free_port(), free_port());
         let log = dir.join("policy-server.log");
         let out = std::fs::File::create(&log).unwrap();
@@ -121,7 +133,7 @@ impl PolicyServer {
             .args(["--policies", policies_file.to_str().unwrap()])
             .args(["--addr", "127.0.0.1", "--port", &port.to_string()])
             .args(["--readiness-probe-port", &ready.to_string()])
-            .args(["--sources-path", sources.to_str().unwrap()])
+            .args(["--sources-path", sources_file.to_str().unwrap()])
             .args(["--policies-download-dir", dir.to_str().unwrap()])
             .args([
                 "--sigstore-cache-dir",
@@ -191,4 +203,72 @@ pub fn admission_review(request: &Value) -> Value {
         "kind": "AdmissionReview",
         "request": request,
     })
+}
+
+/// docker-registry over HTTPS on loopback, as Azure Container Registry is
+/// reached: a certificate for 127.0.0.1 from a test CA, which the policy
+/// server is given in `source_authorities`. It serves the storage of a
+/// plain-HTTP registry (the testkit pushes over plain HTTP); two
+/// docker-registry processes can serve one storage for reading.
+pub struct HttpsRegistry {
+    pub registry: TestRegistry,
+    ca_pem: String,
+    /// The private plain registry the images were pushed into, if any.
+    _origin: Option<TestRegistry>,
+}
+
+impl HttpsRegistry {
+    /// Serves `plain`'s storage. When it has none here (the suite's shared
+    /// registry, `VNS_TEST_REGISTRY`), first pushes `images` (repository
+    /// path, e2e layout, whether to publish its bundle) into a private
+    /// plain registry, at the same paths, and serves that one's.
+    pub fn start(plain: &TestRegistry, images: &[(&str, &str, bool)]) -> HttpsRegistry {
+        let (storage, origin) = match plain.storage_dir() {
+            Some(dir) => (dir.to_path_buf(), None),
+            None => {
+                let origin = TestRegistry::spawn().expect("start a private registry");
+                for (path, layout, bundle) in images {
+                    let repo = format!("{}/{path}", origin.address());
+                    push_layout(&e2e_layout(layout), &repo).expect("push layout");
+                    if *bundle {
+                        publish_bundle(&format!("{repo}:v1")).expect("publish bundle");
+                    }
+                }
+                let dir = origin.storage_dir().expect("a private registry's storage");
+                (dir.to_path_buf(), Some(origin))
+            }
+        };
+        let ca = TlsCa::new("policy-server-load").unwrap();
+        let leaf = ca.server(IpAddr::V4(Ipv4Addr::LOCALHOST)).unwrap();
+        let registry = TestRegistry::spawn_with(&RegistryConfig {
+            storage: Some(storage),
+            tls: Some(ServerTls {
+                certificate_pem: leaf.cert.pem().to_string(),
+                key_pem: leaf.key.pkcs8_pem().unwrap(),
+            }),
+            ..RegistryConfig::default()
+        })
+        .expect("start docker-registry over HTTPS");
+        HttpsRegistry {
+            registry,
+            ca_pem: ca.pem().to_string(),
+            _origin: origin,
+        }
+    }
+
+    /// The `source_authorities` of a sources file that trusts the test CA
+    /// for each of `addresses` (host:port: this registry, or proxies in
+    /// front of it; the certificate names 127.0.0.1, any port).
+    pub fn authorities(&self, addresses: &[&str]) -> Value {
+        let entries: serde_json::Map<String, Value> = addresses
+            .iter()
+            .map(|a| {
+                (
+                    a.to_string(),
+                    json!([{"type": "Data", "data": self.ca_pem}]),
+                )
+            })
+            .collect();
+        Value::Object(entries)
+    }
 }

@@ -28,6 +28,7 @@ pub struct TcpProxy {
     refusing: Arc<AtomicBool>,
     connections: Arc<Mutex<Vec<TcpStream>>>,
     accepted: Arc<AtomicUsize>,
+    tls_hellos: Arc<AtomicUsize>,
 }
 
 impl TcpProxy {
@@ -39,6 +40,8 @@ impl TcpProxy {
         let refusing = Arc::new(AtomicBool::new(false));
         let connections = Arc::new(Mutex::new(Vec::new()));
         let accepted = Arc::new(AtomicUsize::new(0));
+        let tls_hellos = Arc::new(AtomicUsize::new(0));
+        let hellos = tls_hellos.clone();
         let upstream = upstream.to_string();
         let (stop2, refusing2) = (stop.clone(), refusing.clone());
         let (conns, count) = (connections.clone(), accepted.clone());
@@ -70,8 +73,9 @@ impl TcpProxy {
                         };
                         let (c2, s2) = (client.try_clone(), server.try_clone());
                         if let (Ok(c2), Ok(s2)) = (c2, s2) {
-                            std::thread::spawn(move || pipe(c2, s2, Duration::ZERO));
-                            std::thread::spawn(move || pipe(server, client, delay));
+                            let hellos = hellos.clone();
+                            std::thread::spawn(move || pipe(c2, s2, Duration::ZERO, Some(&hellos)));
+                            std::thread::spawn(move || pipe(server, client, delay, None));
                         }
                     }
                 }
@@ -83,12 +87,19 @@ impl TcpProxy {
             refusing,
             connections,
             accepted,
+            tls_hellos,
         }
     }
 
     /// Connections accepted so far.
     pub fn accepted(&self) -> usize {
         self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Connections forwarded so far whose client began with a TLS record
+    /// (the others spoke plain HTTP, or nothing).
+    pub fn tls_hellos(&self) -> usize {
+        self.tls_hellos.load(Ordering::SeqCst)
     }
 
     /// From now on, closes every connection as soon as it is accepted, and
@@ -119,12 +130,20 @@ fn drain(mut client: TcpStream) {
     while matches!(client.read(&mut buffer), Ok(n) if n > 0) {}
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
+/// Copies `from` to `to` until either ends; counts in `hellos` a stream
+/// that begins with a TLS handshake record (content type 22).
+fn pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration, hellos: Option<&AtomicUsize>) {
     let mut buffer = [0u8; 65536];
+    let mut first = true;
     loop {
         match from.read(&mut buffer) {
             Ok(0) | Err(_) => break,
             Ok(n) => {
+                if std::mem::take(&mut first) && buffer[0] == 0x16 {
+                    if let Some(hellos) = hellos {
+                        hellos.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
                 if !delay.is_zero() {
                     std::thread::sleep(delay);
                 }

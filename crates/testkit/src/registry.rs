@@ -29,6 +29,18 @@ pub struct RegistryConfig {
     pub token_auth: Option<TokenAuth>,
     /// Serve this storage directory (of another instance) instead of a new one.
     pub storage: Option<PathBuf>,
+    /// Serve HTTPS with this certificate and key (`http.tls`) instead of
+    /// plain HTTP. The testkit's push helpers speak plain HTTP: push through
+    /// a plain instance and serve its `storage` over HTTPS from a second one.
+    pub tls: Option<ServerTls>,
+}
+
+/// A server certificate (PEM, leaf first, as docker-registry reads it) and
+/// its private key (PKCS#8 PEM), e.g. from `pki::TlsCa::server`.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    pub certificate_pem: String,
+    pub key_pem: String,
 }
 
 impl Default for RegistryConfig {
@@ -37,6 +49,7 @@ impl Default for RegistryConfig {
             deletes: true,
             token_auth: None,
             storage: None,
+            tls: None,
         }
     }
 }
@@ -107,6 +120,16 @@ impl TestRegistry {
             storage.display(),
             config.deletes
         );
+        if let Some(tls) = &config.tls {
+            let (certificate, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+            std::fs::write(&certificate, &tls.certificate_pem)?;
+            std::fs::write(&key, &tls.key_pem)?;
+            yaml.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                certificate.display(),
+                key.display()
+            ));
+        }
         if let Some(token) = &config.token_auth {
             let bundle = dir.path().join("token-roots.pem");
             std::fs::write(&bundle, &token.root_cert_pem)?;
@@ -129,7 +152,7 @@ impl TestRegistry {
             .stderr(log)
             .spawn()
             .map_err(RegistryError::NotInstalled)?;
-        let registry = TestRegistry {
+        let mut registry = TestRegistry {
             address: address.clone(),
             storage: Some(storage),
             child: Some(child),
@@ -137,11 +160,26 @@ impl TestRegistry {
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            // Any HTTP answer (401 included, with token auth) means it listens.
-            match ureq::get(&format!("http://{address}/v2/")).call() {
-                Ok(_) | Err(ureq::Error::Status(_, _)) => return Ok(registry),
-                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            // Exited (a bad configuration, certificate or key): its log says why.
+            if let Some(Ok(Some(_))) = registry.child.as_mut().map(Child::try_wait) {
+                break;
             }
+            let listening = if config.tls.is_some() {
+                // The testkit's HTTP client speaks no TLS: an accepted
+                // connection means it listens (docker-registry sets up TLS
+                // on its listener right after binding it, or exits).
+                std::net::TcpStream::connect(&address).is_ok()
+            } else {
+                // Any HTTP answer (401 included, with token auth) means it listens.
+                matches!(
+                    ureq::get(&format!("http://{address}/v2/")).call(),
+                    Ok(_) | Err(ureq::Error::Status(_, _))
+                )
+            };
+            if listening {
+                return Ok(registry);
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
         Err(RegistryError::NoAnswer(address, log_path))
     }
