@@ -152,12 +152,17 @@ bench-engine: policy.wasm
 #   every crate).
 # - The failure path through Kubewarden's policy-server (kwctl and
 #   policy-server on PATH, else skipped with a message): 32 clients, signed,
-#   unsigned, slow and silent registries, VNS_LOAD_SECONDS (10) per scenario,
-#   about 6 minutes. The test build is enough: the load generator is a plain
-#   HTTP client, the figures are the policy server's.
+#   unsigned, slow and silent registries, over HTTP and HTTPS,
+#   VNS_LOAD_SECONDS (10) per scenario, about 8 minutes. The test build is
+#   enough: the load generator is a plain HTTP client, the figures are the
+#   policy server's.
+# Both share one registry, started here and stopped at the end as in `test`.
 LOAD_PROFILE ?= release
 load: policy.wasm
-	cargo test --locked --profile $(LOAD_PROFILE) -p vns --test serve_load -- --ignored --nocapture
+	@state=$$(mktemp -d); \
+	trap 'bash scripts/registry.sh stop "$$state"; rm -rf "$$state"' EXIT; \
+	VNS_TEST_REGISTRY=$${VNS_TEST_REGISTRY:-$$(bash scripts/registry.sh start "$$state")} && export VNS_TEST_REGISTRY && \
+	cargo test --locked --profile $(LOAD_PROFILE) -p vns --test serve_load -- --ignored --nocapture && \
 	cargo test --locked -p verify-notation-signatures --test policy_server_load -- --ignored --nocapture
 
 publish: annotated-policy.wasm
