@@ -134,6 +134,17 @@ fn quotient_digit(y_top: u128, top: TopBits) -> u64 {
     q as u64
 }
 
+/// The first half of [`Montgomery::shift_mod`], the same for every limb
+/// width: shifts `x` up one limb, and returns the limb shifted out (the top
+/// of y = x·2^limb_bits, with `x` its low limbs) and y's quotient digit.
+fn shift_up(x: &mut [u64], limb_bits: usize, top: TopBits) -> (u64, u64) {
+    let len = x.len();
+    let hi = x[len - 1];
+    x.copy_within(0..len - 1, 1);
+    x[0] = 0;
+    (hi, quotient_digit(window(x, hi, limb_bits, top.shift), top))
+}
+
 /// An RSA public key with what Montgomery arithmetic needs: the modulus's
 /// constants, computed at parse time.
 #[derive(Clone)]

@@ -95,12 +95,7 @@ impl Montgomery for Cios {
 
     fn shift_mod(&self, x: &mut [Limb]) {
         let n = &self.n;
-        let len = n.len();
-        // y = hi·2^(64·len) + x, the old x shifted up one limb.
-        let mut hi = x[len - 1];
-        x.copy_within(0..len - 1, 1);
-        x[0] = 0;
-        let q = super::quotient_digit(super::window(x, hi, LIMB_BITS, self.top.shift), self.top);
+        let (mut hi, q) = super::shift_up(x, LIMB_BITS, self.top);
         // y -= q·n; q·n <= y, so the final borrow is covered by hi.
         let mut carry: Wide = 0;
         for (xi, &ni) in x.iter_mut().zip(n) {

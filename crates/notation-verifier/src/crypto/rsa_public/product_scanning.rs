@@ -136,12 +136,7 @@ impl Montgomery for ProductScanning {
 
     fn shift_mod(&self, x: &mut [u64]) {
         let n = &self.n;
-        let len = n.len();
-        // y = hi·2^(27·len) + x, the old x shifted up one limb.
-        let mut hi = x[len - 1];
-        x.copy_within(0..len - 1, 1);
-        x[0] = 0;
-        let q = super::quotient_digit(super::window(x, hi, LIMB_BITS, self.top.shift), self.top);
+        let (mut hi, q) = super::shift_up(x, LIMB_BITS, self.top);
         // y -= q·n: q < 2^27, so q·n_i + carry < 2^55 + 2^28 fits a u64.
         let mut carry = 0u64;
         for (xi, &ni) in x.iter_mut().zip(n) {
