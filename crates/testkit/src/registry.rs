@@ -145,9 +145,21 @@ impl TestRegistry {
         std::fs::write(&config_path, yaml)?;
         let log_path = dir.path().join("registry.log");
         let log = std::fs::File::create(&log_path)?;
-        let child = Command::new("docker-registry")
-            .arg("serve")
+        // Found first, so that a missing binary is named as such (the
+        // supervisor below is `sh`, which would spawn anyway).
+        let binary = which("docker-registry").ok_or_else(|| {
+            RegistryError::NotInstalled(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "not found on PATH",
+            ))
+        })?;
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(SUPERVISOR)
+            .arg("sh")
+            .arg(&binary)
             .arg(&config_path)
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -205,10 +217,37 @@ impl TestRegistry {
     }
 }
 
+/// Runs the registry (`$1 serve $2`) until the registry exits or this
+/// shell's standard input reaches its end. The test process holds the
+/// other end of that pipe: the registry stops when the `TestRegistry` is
+/// dropped and also when the process ends without dropping it (a registry
+/// kept in a `static`, a test binary killed or aborted), which a plain
+/// child process would outlive. The reader takes the pipe as fd 3, because
+/// a background job's standard input is /dev/null.
+const SUPERVISOR: &str = r#"exec 3<&0
+"$1" serve "$2" </dev/null &
+registry=$!
+{ read -r _ <&3; kill "$registry" 2>/dev/null; } &
+wait "$registry"
+"#;
+
+/// The first executable `name` on PATH.
+fn which(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|p| {
+            std::fs::metadata(p)
+                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                .unwrap_or(false)
+        })
+}
+
 impl Drop for TestRegistry {
     fn drop(&mut self) {
         if let Some(child) = self.child.as_mut() {
-            let _ = child.kill();
+            // End of input: the supervisor stops the registry and exits.
+            drop(child.stdin.take());
             let _ = child.wait();
         }
     }
