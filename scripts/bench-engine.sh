@@ -43,6 +43,8 @@ describe() {
     rsa3072-chain) echo "one image, RSA-3072 root -> intermediate -> leaf" ;;
     p256-chain) echo "one image, P-256 root -> intermediate -> leaf" ;;
     p384-chain) echo "one image, P-384 root -> intermediate -> leaf" ;;
+    calls-1) echo "host calls: one (a bundle that is not one, by digest; refused before any signature work)" ;;
+    calls-2) echo "host calls: two (the same by tag)" ;;
   esac
 }
 # kwctl prints durations as 812.3µs, 1.02ms or 1.5s: to µs.
@@ -53,15 +55,21 @@ to_us() {
     printf "%.0f", n }'
 }
 
+declare -A means
 table="| Pod | mean per evaluation | median | budget | margin |
 | --- | --- | --- | --- | --- |"
 for row in $rows; do
   fixtures="$state/fixtures/$row"
   # The row must be admitted (a verified image, or skipped by the policy):
-  # a fast rejection would measure the wrong thing.
+  # a fast rejection would measure the wrong thing. The host-call rows must
+  # be refused for their bundle, and for nothing else.
   kwctl run --sources-path "$state/sources.yaml" -r "$fixtures.request.json" \
     -s "$fixtures.settings.json" "$POLICY" 2>/dev/null > "$state/$row.run"
-  grep -q '"allowed":true' "$state/$row.run" || { echo "bench-engine: $row was not admitted:" >&2; cat "$state/$row.run" >&2; exit 1; }
+  case $row in
+    calls-*) expect='"allowed":false.*INVALID_BUNDLE: signature bundle [^ ]* the manifest is not a signature bundle' ;;
+    *) expect='"allowed":true' ;;
+  esac
+  grep -q "$expect" "$state/$row.run" || { echo "bench-engine: $row was not answered as expected ($expect):" >&2; cat "$state/$row.run" >&2; exit 1; }
   kwctl bench --sources-path "$state/sources.yaml" -r "$fixtures.request.json" \
     -s "$fixtures.settings.json" --warm-up-time 1 --measurement-time "$SECONDS_PER_ROW" \
     "$POLICY" 2>/dev/null | sed 's/\x1b\[[0-9;]*m//g' > "$state/$row.bench"
@@ -82,8 +90,14 @@ for row in $rows; do
   table="$table
 | $(describe "$row") | ${mean_us} µs | ${median_us} µs | $limit | $margin |"
   echo "$row: mean $mean_us µs, median $median_us µs" >&2
+  means[$row]=$mean_us
 done
+calls=""
+if [ -n "${means[calls-1]:-}" ] && [ -n "${means[calls-2]:-}" ] && [ -n "${means[skip]:-}" ]; then
+  calls="One host call in this run: $((means[calls-2] - means[calls-1])) µs (\`oci/v1/manifest_digest\`, host calls two minus one); the first row with one call is $((means[calls-1] - means[skip])) µs above \`skip\` (\`oci/v1/oci_manifest\`, the trust store's parse, the refusal)."
+fi
 echo
 echo "kwctl bench, $(kwctl --version 2>/dev/null | head -1), $(date -u +%Y-%m-%d), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "$table"
+if [ -n "$calls" ]; then echo; echo "$calls"; fi

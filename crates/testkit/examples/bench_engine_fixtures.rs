@@ -11,7 +11,16 @@
 //!   RSA-2048 self-signed certificate), bundled;
 //! - `rsa2048-e2e-5`: five such images in five repositories, same key;
 //! - `rsa3072-chain`, `p256-chain`, `p384-chain`: one image signed now by
-//!   the test PKI (root -> intermediate -> leaf, all of the kind), JWS.
+//!   the test PKI (root -> intermediate -> leaf, all of the kind), JWS;
+//! - `calls-1`, `calls-2`: what the host calls cost. One unsigned image
+//!   whose bundle tag holds a manifest that is not a bundle, by digest (one
+//!   host call: the bundle) and by tag (two: the tag, the bundle). Both are
+//!   refused right after the bundle is read, before any signature work;
+//!   the host caches both answers (they succeed), as it does for signed
+//!   images.
+//!
+//! The registry must be empty: an image signed by an earlier run would
+//! carry two signatures.
 
 use std::path::{Path, PathBuf};
 
@@ -20,7 +29,7 @@ use notation_verifier::verify::Descriptor;
 use serde_json::{json, Value};
 use testkit::layout::{e2e_layout, push_layout};
 use testkit::pki::{KeyKind, TestPki};
-use testkit::publish::{publish_bundle, push_signature};
+use testkit::publish::{get_json, publish_bundle, push_signature, put_json};
 use testkit::signer::{sign_jws, SignOptions};
 
 type Failure = Box<dyn std::error::Error>;
@@ -165,9 +174,34 @@ fn main() -> Result<(), Failure> {
         push_signature(&repo, &descriptor, "application/jose+json", &envelope)?;
         let (_, signatures) = publish_bundle(&image)?;
         if signatures != 1 {
-            return Err(format!("{image}: {signatures} signatures bundled, not 1").into());
+            return Err(format!(
+                "{image}: {signatures} signatures bundled, not 1: the registry already held a signature of this image (from an earlier run?); start from an empty registry"
+            )
+            .into());
         }
         write(&out, row, &pod_request(&[image]), &trusting(pki.root_pem()))?;
     }
+
+    // The image manifest itself under the bundle tag: read_bundle refuses
+    // it at once (no artifactType), so the rows measure the host calls.
+    let repo = format!("{registry}/bench/calls");
+    let (tagged, descriptor) = push("e2e", &repo)?;
+    let manifest = get_json(&repo, &descriptor.digest)?
+        .ok_or_else(|| format!("{repo}@{}: not found after the push", descriptor.digest))?;
+    let bundle_tag = notation_verifier::bundle::bundle_tag(&descriptor.digest)?;
+    put_json(&repo, &bundle_tag, &manifest)?;
+    let pinned = format!("{repo}@{}", descriptor.digest);
+    write(
+        &out,
+        "calls-1",
+        &pod_request(&[pinned]),
+        &trusting(&e2e_cert),
+    )?;
+    write(
+        &out,
+        "calls-2",
+        &pod_request(&[tagged]),
+        &trusting(&e2e_cert),
+    )?;
     Ok(())
 }
