@@ -220,7 +220,11 @@ fn main() -> Result<(), Failure> {
             let wasm = testkit::policy_wasm().ok_or("build the policy first: make policy.wasm")?;
             let host = PolicyHost::load(&wasm)?.with_backend(Arc::new(WasmBackend(memo.clone())));
             let first = host.validate(&request, &settings)?;
-            check(row, first.response.accepted, first.response.message.as_deref())?;
+            check(
+                row,
+                first.response.accepted,
+                first.response.message.as_deref(),
+            )?;
             started = Instant::now();
             wasm_loop(&host, &request, &settings, n)?;
         }
