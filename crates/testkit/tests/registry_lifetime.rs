@@ -28,14 +28,21 @@ fn child_keeps_a_registry_in_a_static() {
     println!("registry-address={}", registry.address());
 }
 
-#[test]
-fn registry_in_a_static_stops_when_the_process_exits() {
-    if Command::new("docker-registry")
+/// Says so and skips when docker-registry is missing.
+fn registry_installed() -> bool {
+    let installed = Command::new("docker-registry")
         .arg("--version")
         .output()
-        .is_err()
-    {
+        .is_ok();
+    if !installed {
         eprintln!("SKIPPED: docker-registry is not installed (run `bash scripts/setup.sh`)");
+    }
+    installed
+}
+
+#[test]
+fn registry_in_a_static_stops_when_the_process_exits() {
+    if !registry_installed() {
         return;
     }
     let output = Command::new(std::env::current_exe().unwrap())
@@ -71,12 +78,7 @@ fn registry_in_a_static_stops_when_the_process_exits() {
 
 #[test]
 fn dropped_registry_stops_at_once() {
-    if Command::new("docker-registry")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("SKIPPED: docker-registry is not installed (run `bash scripts/setup.sh`)");
+    if !registry_installed() {
         return;
     }
     let registry = TestRegistry::spawn().unwrap();
