@@ -6,7 +6,8 @@
 //! cost about 12 multiplications per addition and 11 per doubling and need
 //! no case analysis, which matters for constant time. Verification handles
 //! public data only, so the cheaper, incomplete Jacobian formulas are used
-//! (doubling 3M + 5S with a = −3; mixed Jacobian + affine addition 7M + 4S),
+//! (the a = −3 doubling and the mixed Jacobian + affine addition, arranged
+//! as 5M + 3S and 8M + 3S with few reduced additions: see `double_into`),
 //! with the exceptional cases (an operand at infinity, equal points,
 //! opposite points) tested explicitly so that every sum is exact.
 //!
@@ -87,7 +88,7 @@ impl<P: Modulus<L>, const L: usize> Jacobian<P, L> {
     /// 2·self (dbl-2001-b, a = −3). The curves have prime order, so no
     /// finite point has y = 0 and the double of a finite point is finite.
     ///
-    /// 6M + 3S instead of the formula's 3M + 5S: in wasm a reduced addition
+    /// 5M + 3S instead of the formula's 3M + 5S: in wasm a reduced addition
     /// or subtraction (two carry chains and a selection) costs about half a
     /// multiplication, so 4β = x·(4γ), 8γ² = (2γ)·(4γ) and Z3 = (2Y)·Z
     /// replace three doublings of β, three of γ² and the square of Y + Z
@@ -128,8 +129,10 @@ impl<P: Modulus<L>, const L: usize> Jacobian<P, L> {
     /// exceptional cases: self at infinity, self = ±a (a doubling), self =
     /// ∓a (infinity). The sign is applied to S2 = ±y·Z³ here rather than to
     /// a negated copy of the table's point, which in wasm cost a bulk copy
-    /// of the point (a call into the engine) per negative digit.
-    /// Into `out` rather than returned: see [`Self::double_into`].
+    /// of the point (a call into the engine) per negative digit. 8M + 3S
+    /// (the formula's 7M + 4S plus reduced doublings and subtractions; see
+    /// `double`). Into `out` rather than returned: see
+    /// [`Self::double_into`].
     pub(super) fn add_affine_into(&self, a: &Affine<P, L>, negate: bool, out: &mut Self) {
         if self.is_infinity() {
             *out = Self::from_affine(&if negate { a.neg() } else { *a });
