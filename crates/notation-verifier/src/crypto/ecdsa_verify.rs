@@ -86,20 +86,26 @@ pub(super) fn wnaf(be: &[u8], w: u32) -> Vec<i8> {
     let half = modulus >> 1;
     let mut digits = Vec::with_capacity(k.len() * 64);
     while k.iter().any(|&limb| limb != 0) {
-        let mut digit = 0i8;
-        if k[0] & 1 == 1 {
-            // The residue of k mod 2^w, taken in (-2^(w-1), 2^(w-1)).
-            let residue = k[0] & (modulus - 1);
-            if residue >= half {
-                add_small(&mut k, modulus - residue);
-                digit = -((modulus - residue) as i8);
-            } else {
-                sub_small(&mut k, residue);
-                digit = residue as i8;
-            }
+        // A run of zero digits at once (after each non-zero digit, k is
+        // divisible by 2^w, so runs are the common case): one shift of
+        // the limbs per run instead of one per bit.
+        let zeros = k[0].trailing_zeros();
+        if zeros > 0 {
+            digits.resize(digits.len() + zeros as usize, 0);
+            shift_right(&mut k, zeros);
+            continue;
         }
+        // k is odd: the residue of k mod 2^w, taken in (-2^(w-1), 2^(w-1)).
+        let residue = k[0] & (modulus - 1);
+        let digit = if residue >= half {
+            add_small(&mut k, modulus - residue);
+            -((modulus - residue) as i8)
+        } else {
+            sub_small(&mut k, residue);
+            residue as i8
+        };
         digits.push(digit);
-        shift_right_one(&mut k);
+        shift_right(&mut k, 1);
     }
     digits
 }
@@ -126,10 +132,15 @@ fn sub_small(k: &mut [u64], mut borrow: u64) {
     }
 }
 
-fn shift_right_one(k: &mut [u64]) {
+/// `k >>= s` for `s` in 1..=64 (64: a whole zero limb).
+fn shift_right(k: &mut [u64], s: u32) {
     for i in 0..k.len() {
-        let high = k.get(i + 1).map_or(0, |next| next << 63);
-        k[i] = (k[i] >> 1) | high;
+        let next = k.get(i + 1).copied().unwrap_or(0);
+        k[i] = if s == 64 {
+            next
+        } else {
+            (k[i] >> s) | (next << (64 - s))
+        };
     }
 }
 
@@ -246,7 +257,8 @@ mod tests {
             }
             inputs.push(state[..(i as usize % 66) + 1].to_vec());
         }
-        for w in 2..=7 {
+        // Up to 8: the generator's width.
+        for w in 2..=8 {
             for be in &inputs {
                 let digits = wnaf(be, w);
                 let mut expected = be.clone();

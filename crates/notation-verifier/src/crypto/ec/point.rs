@@ -6,7 +6,8 @@
 //! cost about 12 multiplications per addition and 11 per doubling and need
 //! no case analysis, which matters for constant time. Verification handles
 //! public data only, so the cheaper, incomplete Jacobian formulas are used
-//! (doubling 3M + 5S with a = −3; mixed Jacobian + affine addition 7M + 4S),
+//! (the a = −3 doubling and the mixed Jacobian + affine addition, arranged
+//! as 5M + 3S and 8M + 3S with few reduced additions: see `double_into`),
 //! with the exceptional cases (an operand at infinity, equal points,
 //! opposite points) tested explicitly so that every sum is exact.
 //!
@@ -86,45 +87,76 @@ impl<P: Modulus<L>, const L: usize> Jacobian<P, L> {
 
     /// 2·self (dbl-2001-b, a = −3). The curves have prime order, so no
     /// finite point has y = 0 and the double of a finite point is finite.
+    ///
+    /// 5M + 3S instead of the formula's 3M + 5S: in wasm a reduced addition
+    /// or subtraction (two carry chains and a selection) costs about half a
+    /// multiplication, so 4β = x·(4γ), 8γ² = (2γ)·(4γ) and Z3 = (2Y)·Z
+    /// replace three doublings of β, three of γ² and the square of Y + Z
+    /// with its two subtractions; the small multiples are unreduced (one
+    /// carry chain each).
     pub(super) fn double(&self) -> Self {
+        let mut out = Self::INFINITY;
+        self.double_into(&mut out);
+        out
+    }
+
+    /// [`Self::double`] into `out`: the accumulator of [`interleaved`]
+    /// alternates between two points instead of being assigned a returned
+    /// one, which in wasm was a bulk copy (a call into the engine) per bit.
+    pub(super) fn double_into(&self, out: &mut Self) {
         if self.is_infinity() {
-            return *self;
+            *out = *self;
+            return;
         }
         let delta = self.z.square();
         let gamma = self.y.square();
-        let beta = self.x.mul(&gamma);
+        let gamma4 = gamma.times_unreduced::<4>();
+        let beta4 = self.x.unreduced().mul(&gamma4);
         // Sums, differences and multiples that only feed a multiplication
         // stay unreduced (below 4p; see `Unreduced`).
         let (x_minus, x_plus) = (self.x.sub_unreduced(&delta), self.x.add_unreduced(&delta));
         let t = x_minus.mul(&x_plus);
         let alpha = t.times_unreduced::<3>();
-        let beta4 = beta.double().double();
         let x = alpha.square().sub(&beta4.double());
-        let y_plus_z = self.y.add_unreduced(&self.z);
-        let z = y_plus_z.square().sub(&gamma).sub(&delta);
-        let gamma2_8 = gamma.square().double().double().double();
-        let y = alpha.mul(&beta4.sub_unreduced(&x)).sub(&gamma2_8);
-        Jacobian { x, y, z }
+        let gamma2_8 = gamma.times_unreduced::<2>().mul(&gamma4);
+        out.y = alpha.mul(&beta4.sub_unreduced(&x)).sub(&gamma2_8);
+        out.x = x;
+        // Last, straight into `out` (assigned from a local, it was copied).
+        out.z = self.y.times_unreduced::<2>().mul(&self.z.unreduced());
     }
 
-    /// self + a (madd-2007-bl), with the exceptional cases: self at
-    /// infinity, self = a (a doubling), self = −a (infinity).
-    pub(super) fn add_affine(&self, a: &Affine<P, L>) -> Self {
+    /// self + a, or self − a when `negate` (madd-2007-bl), with the
+    /// exceptional cases: self at infinity, self = ±a (a doubling), self =
+    /// ∓a (infinity). The sign is applied to S2 = ±y·Z³ here rather than to
+    /// a negated copy of the table's point, which in wasm cost a bulk copy
+    /// of the point (a call into the engine) per negative digit. 8M + 3S
+    /// (the formula's 7M + 4S plus reduced doublings and subtractions; see
+    /// `double`). Into `out` rather than returned: see
+    /// [`Self::double_into`].
+    pub(super) fn add_affine_into(&self, a: &Affine<P, L>, negate: bool, out: &mut Self) {
         if self.is_infinity() {
-            return Self::from_affine(a);
+            *out = Self::from_affine(&if negate { a.neg() } else { *a });
+            return;
         }
         let z1z1 = self.z.square();
         let u2 = a.x.mul(&z1z1);
         let s2 = a.y.mul(&self.z).mul(&z1z1);
         let h = u2.sub(&self.x);
-        let s_diff = s2.sub(&self.y);
+        // −s2 − y1 = −(s2 + y1): as many reduced operations as s2 − y1
+        // after negating a.y.
+        let s_diff = if negate {
+            s2.add(&self.y).neg()
+        } else {
+            s2.sub(&self.y)
+        };
         if h.is_zero() {
             // Same x: the same point or its opposite.
-            return if s_diff.is_zero() {
-                self.double()
+            if s_diff.is_zero() {
+                self.double_into(out);
             } else {
-                Self::INFINITY
-            };
+                *out = Self::INFINITY;
+            }
+            return;
         }
         let hh = h.square();
         let i = hh.times_unreduced::<4>();
@@ -132,9 +164,13 @@ impl<P: Modulus<L>, const L: usize> Jacobian<P, L> {
         let r = s_diff.times_unreduced::<2>();
         let v = self.x.unreduced().mul(&i);
         let x = r.square().sub(&j).sub(&v.double());
-        let y = r.mul(&v.sub_unreduced(&x)).sub(&self.y.mul(&j).double());
-        let z = self.z.add_unreduced(&h).square().sub(&z1z1).sub(&hh);
-        Jacobian { x, y, z }
+        // 2·Y1·J and Z3 = 2·Z1·H (the formula's (Z1 + H)² − Z1Z1 − HH) as
+        // products of unreduced small multiples: a multiplication instead
+        // of reduced doublings and subtractions (see `double`).
+        let y1_j2 = self.y.times_unreduced::<2>().mul(&j.unreduced());
+        out.y = r.mul(&v.sub_unreduced(&x)).sub(&y1_j2);
+        out.x = x;
+        out.z = self.z.times_unreduced::<2>().mul(&h.unreduced());
     }
 
     /// self + other (add-2007-bl), with the same exceptional cases; used
@@ -242,16 +278,20 @@ pub(super) fn interleaved<P: Modulus<L>, const L: usize>(
     terms: &[(&[i8], &[Affine<P, L>])],
 ) -> Option<Jacobian<P, L>> {
     let length = terms.iter().map(|(d, _)| d.len()).max().unwrap_or(0);
-    let mut acc = Jacobian::INFINITY;
+    // The accumulator alternates between two points (see `double_into`).
+    let (mut first, mut second) = (Jacobian::INFINITY, Jacobian::INFINITY);
+    let (mut acc, mut spare) = (&mut first, &mut second);
     for i in (0..length).rev() {
-        acc = acc.double();
+        acc.double_into(spare);
+        std::mem::swap(&mut acc, &mut spare);
         for (digits, table) in terms {
             let Some(&d) = digits.get(i).filter(|&&d| d != 0) else {
                 continue;
             };
             let p = table.get(usize::from(d.unsigned_abs() / 2))?;
-            acc = acc.add_affine(&if d > 0 { *p } else { p.neg() });
+            acc.add_affine_into(p, d < 0, spare);
+            std::mem::swap(&mut acc, &mut spare);
         }
     }
-    Some(acc)
+    Some(*acc)
 }
