@@ -12,10 +12,25 @@
 //! Measured in wasmtime with callgrind (one Pod evaluation, 5 images through
 //! one RSA-3072 chain, the host included): 70M instructions with CIOS over
 //! u32 limbs, 66M with product scanning, 43M with product-scanning
-//! squaring. A wasm SIMD variant of the multiplication (two 32x32->64
-//! products per instruction) ran 1.8x fewer instructions than CIOS in a
-//! micro-benchmark but was not reliably faster, and would tie the module to
-//! hosts with SIMD enabled.
+//! squaring.
+//!
+//! Wasm SIMD was tried against these columns and not kept (#20, 2026-12-06,
+//! branch rsa-simd-prototype): the same columns over u32 limb buffers, the
+//! second operand and n reversed so that a column is two forward runs, four
+//! limbs per `i64x2.extmul_{low,high}_i32x4_u` pair, the whole module built
+//! with simd128. Cranelift lowers each extmul to two `pshufd` and one
+//! `pmuludq`, so four products cost four shuffles, about what the scalar
+//! loop's four `imul` cost. Instructions per evaluation (testkit wasmtime
+//! host, callgrind, 30 evaluations minus 10, over 20): RSA-3072 chain
+//! 14.98M -> 11.87M (-21%), e2e by digest 3.65M -> 3.23M (-12%), five
+//! images 15.95M -> 13.87M (-13%). In time (`kwctl bench`, 4 s per row,
+//! alternating, three rounds at load 1.5-2.6) the RSA-3072 chain moved by
+//! -7%, -17% and +5% in the mean (-10%, -15%, -6% in the median), the RSA-2048
+//! rows by +6% to -10%: about 10%, short of the 15% asked for tying the
+//! module to hosts with SIMD enabled. The untried candidate:
+//! `i32x4.dot_i16x8_s` (one `pmaddwd`, eight 16x16 products, no shuffle)
+//! with 14-bit limbs, 3.7x the products at eight per instruction instead
+//! of four per six.
 
 use super::{Montgomery, TopBits};
 
