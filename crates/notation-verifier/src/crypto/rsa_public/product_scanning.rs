@@ -14,8 +14,8 @@
 //! u32 limbs, 66M with product scanning, 43M with product-scanning
 //! squaring.
 //!
-//! Wasm SIMD was tried against these columns and not kept (#20, 2026-12-06,
-//! branch rsa-simd-prototype): the same columns over u32 limb buffers, the
+//! Wasm SIMD was tried against these columns and not kept (#20, 2026-12-06):
+//! the same columns over u32 limb buffers, the
 //! second operand and n reversed so that a column is two forward runs, four
 //! limbs per `i64x2.extmul_{low,high}_i32x4_u` pair, the whole module built
 //! with simd128. Cranelift lowers each extmul to two `pshufd` and one
