@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use testkit::layout::{e2e_layout, push_layout};
+use testkit::on_path;
 use testkit::pki::TlsCa;
 use testkit::publish::publish_bundle;
 use testkit::registry::{RegistryConfig, ServerTls, TestRegistry};
@@ -19,14 +20,6 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free loopback port")
-}
-
-pub fn on_path(tool: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(tool))
-            .find(|p| p.is_file())
-    })
 }
 
 /// `policy-server` and `kwctl` from PATH, or a printed reason to skip `test`.

@@ -29,6 +29,15 @@ pub fn workspace_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The first file `tool` in a directory of PATH.
+pub fn on_path(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+    })
+}
+
 /// The policy module under test: the newer of `make policy.wasm` (wasm-opt'd)
 /// and the cargo release build, so a test never runs a stale module.
 /// `None` when neither is built (`make policy.wasm`).

@@ -147,7 +147,7 @@ impl TestRegistry {
         let log = std::fs::File::create(&log_path)?;
         // Found first, so that a missing binary is named as such (the
         // supervisor below is `sh`, which would spawn anyway).
-        let binary = which("docker-registry").ok_or_else(|| {
+        let binary = crate::on_path("docker-registry").ok_or_else(|| {
             RegistryError::NotInstalled(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 "not found on PATH",
@@ -230,18 +230,6 @@ registry=$!
 { read -r _ <&3; kill "$registry" 2>/dev/null; } &
 wait "$registry"
 "#;
-
-/// The first executable `name` on PATH.
-fn which(name: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(name))
-        .find(|p| {
-            std::fs::metadata(p)
-                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-                .unwrap_or(false)
-        })
-}
 
 impl Drop for TestRegistry {
     fn drop(&mut self) {
